@@ -1,0 +1,104 @@
+# guise — rootless containers, images and builds.
+#
+#   make            build ./guise (release: -O2)
+#   make asan       build build/asan/guise with AddressSanitizer + UBSan
+#   make check      install missing dependencies (as root), build both, run unit and
+#                   integration tests (the integration tests run as an unprivileged user)
+#   make bench      run the benchmarks in bench/ and record them in bench/README.md
+#   make demo       the main job: an unprivileged image build with apt
+#   make format     clang-format every source file
+
+CC ?= cc
+PKGS := libseccomp libcap libarchive sqlite3 jansson libcurl openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+        -Wno-unused-parameter
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -I. $(WARN) $(PKG_CFLAGS) -MMD -MP
+RELEASE_CFLAGS := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+               -fno-sanitize-recover=undefined
+LDLIBS := $(PKG_LIBS) -lpthread
+
+# Layers, lowest first: util <- tracer <- fakefs <- runtime, image <- builder <- cli.
+LIB_DIRS := util tracer fakefs runtime image builder
+LIB_SRC := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+CLI_SRC := $(wildcard cli/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+HELPER_SRC := $(wildcard tests/helpers/*.c)
+
+define variant
+$(1)_LIB_OBJ := $$(LIB_SRC:%.c=build/$(1)/%.o)
+$(1)_CLI_OBJ := $$(CLI_SRC:%.c=build/$(1)/%.o)
+$(1)_UNITS := $$(UNIT_SRC:tests/unit/%.c=build/$(1)/tests/unit/%)
+
+build/$(1)/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(BASE_CFLAGS) $$($(2)) -c $$< -o $$@
+
+build/$(1)/libguise.a: $$($(1)_LIB_OBJ)
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+
+build/$(1)/guise: $$($(1)_CLI_OBJ) build/$(1)/libguise.a
+	$$(CC) $$($(2)) -o $$@ $$($(1)_CLI_OBJ) build/$(1)/libguise.a $$(LDLIBS)
+
+build/$(1)/tests/unit/%: build/$(1)/tests/unit/%.o build/$(1)/libguise.a
+	$$(CC) $$($(2)) -o $$@ $$< build/$(1)/libguise.a $$(LDLIBS) -lcmocka
+
+-include $$($(1)_LIB_OBJ:.o=.d) $$($(1)_CLI_OBJ:.o=.d)
+endef
+
+$(eval $(call variant,release,RELEASE_CFLAGS))
+$(eval $(call variant,asan,ASAN_CFLAGS))
+
+# Test helpers (small programs run inside containers) are linked statically so that they
+# work in any rootfs, busybox included.
+build/helpers/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -static -o $@ $<
+
+HELPERS := $(HELPER_SRC:tests/helpers/%.c=build/helpers/%)
+
+.PHONY: all asan units check deps unit-tests integration-tests bench demo format clean
+
+all: guise
+
+guise: build/release/guise
+	ln -sf build/release/guise guise
+
+asan: build/asan/guise
+
+units: $(release_UNITS) $(asan_UNITS)
+
+deps:
+	@bash tests/setup/install-deps.sh
+
+# Dependencies first (a fresh machine lacks the -dev packages the build needs), then the rest
+# in a sub-make so that pkg-config is evaluated after the install.
+check: deps
+	@$(MAKE) --no-print-directory check-run
+
+.PHONY: check-run
+check-run: guise asan units $(HELPERS)
+	@bash tests/run-all.sh
+
+unit-tests: units
+	@bash tests/run-all.sh --unit-only
+
+integration-tests: guise asan $(HELPERS)
+	@bash tests/run-all.sh --integration-only
+
+bench: guise $(HELPERS)
+	@bash bench/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory guise
+	@bash tests/setup/demo.sh
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(HELPER_SRC) $(wildcard */*.h)
+
+clean:
+	rm -rf build guise

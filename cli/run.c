@@ -1,0 +1,439 @@
+/* guise run: run a command in a new rootless container. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "runtime/container.h"
+#include "runtime/oci_config.h"
+#include "runtime/spec.h"
+#include "util/cleanup.h"
+#include "util/fileio.h"
+
+static void run_usage(FILE *out)
+{
+  fputs("Usage: guise run [OPTIONS] --rootfs DIR [--] COMMAND [ARG...]\n"
+        "       guise run [OPTIONS] --bundle DIR\n"
+        "\n"
+        "Run a command in a new container as the calling user, who becomes root inside.\n"
+        "\n"
+        "  --rootfs DIR            root filesystem to run in\n"
+        "  --bundle DIR            OCI runtime bundle (DIR/config.json)\n"
+        "  --name ID               container id (default: random); the default hostname\n"
+        "  --hostname NAME         hostname inside the container\n"
+        "  --net host|none         share the host's network (default) or only loopback\n"
+        "  -e, --env NAME[=VALUE]  set an environment variable (NAME alone: copy guise's)\n"
+        "      --env-file FILE     read NAME=VALUE lines from FILE\n"
+        "  -w, --workdir DIR       working directory inside the container\n"
+        "  -u, --user UID[:GID]    user and group to run as\n"
+        "  -i, --interactive       keep stdin attached (otherwise /dev/null)\n"
+        "  -t, --tty               allocate a terminal\n"
+        "      --init / --no-init  run a small init as PID 1 (default) or the command itself\n"
+        "      --read-only         mount the root filesystem read-only\n"
+        "  -v, --volume SRC:DST[:ro|rw]  bind mount a host path\n"
+        "      --tmpfs DST[:OPTS]  mount a tmpfs\n"
+        "      --cap-add CAP, --cap-drop CAP   change the capability set (ALL accepted)\n"
+        "      --security-opt no-new-privileges[=true|false]\n"
+        "      --ulimit NAME=SOFT[:HARD]       set a resource limit, e.g. nofile=1024:2048\n"
+        "\n"
+        "Exit status: the command's; 128+N if killed by signal N; 125 if guise failed;\n"
+        "126 if the command cannot be executed; 127 if it was not found.\n",
+        out);
+}
+
+enum {
+  OPT_ROOTFS = 256,
+  OPT_BUNDLE,
+  OPT_NAME,
+  OPT_HOSTNAME,
+  OPT_NET,
+  OPT_ENV_FILE,
+  OPT_INIT,
+  OPT_NO_INIT,
+  OPT_READ_ONLY,
+  OPT_TMPFS,
+  OPT_CAP_ADD,
+  OPT_CAP_DROP,
+  OPT_SECURITY_OPT,
+  OPT_ULIMIT,
+};
+
+static const struct option run_options[] = {
+    {"rootfs", required_argument, NULL, OPT_ROOTFS},
+    {"bundle", required_argument, NULL, OPT_BUNDLE},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"hostname", required_argument, NULL, OPT_HOSTNAME},
+    {"net", required_argument, NULL, OPT_NET},
+    {"network", required_argument, NULL, OPT_NET},
+    {"env", required_argument, NULL, 'e'},
+    {"env-file", required_argument, NULL, OPT_ENV_FILE},
+    {"workdir", required_argument, NULL, 'w'},
+    {"user", required_argument, NULL, 'u'},
+    {"interactive", no_argument, NULL, 'i'},
+    {"tty", no_argument, NULL, 't'},
+    {"init", no_argument, NULL, OPT_INIT},
+    {"no-init", no_argument, NULL, OPT_NO_INIT},
+    {"read-only", no_argument, NULL, OPT_READ_ONLY},
+    {"volume", required_argument, NULL, 'v'},
+    {"tmpfs", required_argument, NULL, OPT_TMPFS},
+    {"cap-add", required_argument, NULL, OPT_CAP_ADD},
+    {"cap-drop", required_argument, NULL, OPT_CAP_DROP},
+    {"security-opt", required_argument, NULL, OPT_SECURITY_OPT},
+    {"ulimit", required_argument, NULL, OPT_ULIMIT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Options that only make sense for --rootfs, remembered to apply after a bundle is loaded. */
+struct run_request {
+  const char *rootfs;
+  const char *bundle;
+  char **env;
+  char **volumes;
+  char **tmpfs;
+  uint64_t cap_add, cap_drop;
+  int no_new_privs; /* -1: not given */
+  int use_init;     /* -1: not given */
+};
+
+static void add_env(char ***env, const char *entry)
+{
+  if (strchr(entry, '=') != NULL) {
+    strv_append(env, entry);
+    return;
+  }
+  const char *value = getenv(entry); /* docker: NAME alone copies the caller's value */
+  if (value == NULL)
+    return;
+  _cleanup_free_ char *joined = NULL;
+  if (asprintf(&joined, "%s=%s", entry, value) < 0)
+    abort();
+  strv_append(env, joined);
+}
+
+static int read_env_file(const char *path, char ***env, guise_error **err)
+{
+  _cleanup_fclose_ FILE *f = fopen(path, "re");
+  if (f == NULL)
+    return guise_fail_errno(err, "--env-file %s", path);
+  _cleanup_free_ char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  while ((len = getline(&line, &cap, f)) >= 0) {
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+      line[--len] = '\0';
+    const char *p = line;
+    while (*p == ' ' || *p == '\t')
+      p++;
+    if (*p == '\0' || *p == '#')
+      continue;
+    add_env(env, p);
+  }
+  return 0;
+}
+
+static int parse_volume(const char *text, struct container_spec *spec, guise_error **err)
+{
+  _cleanup_free_ char *copy = strdup(text);
+  if (copy == NULL)
+    abort();
+  char *dst = strchr(copy, ':');
+  if (dst == NULL || dst == copy || dst[1] != '/')
+    return guise_fail(err, 0, "--volume %s: expected SRC:DST[:ro|rw] with an absolute DST", text);
+  *dst++ = '\0';
+  char *opts = strchr(dst, ':');
+  if (opts != NULL)
+    *opts++ = '\0';
+  char source[PATH_MAX];
+  if (realpath(copy, source) == NULL)
+    return guise_fail_errno(err, "--volume %s: source %s", text, copy);
+  struct mount_spec m = {
+      .kind = MOUNT_KIND_BIND,
+      .source = source,
+      .destination = dst,
+      .recursive = true,
+  };
+  if (opts != NULL) {
+    _cleanup_strv_ char **list = NULL;
+    char *save = NULL;
+    for (char *o = strtok_r(opts, ",", &save); o != NULL; o = strtok_r(NULL, ",", &save))
+      strv_append(&list, o);
+    if (spec_parse_mount_options(&m, list, strv_length(list), err) < 0) {
+      free(m.data);
+      return guise_error_prefix(err, "--volume %s", text);
+    }
+    if (m.data != NULL) {
+      guise_fail(err, 0, "--volume %s: unknown option '%s'", text, m.data);
+      free(m.data);
+      return -1;
+    }
+  }
+  spec_add_mount(spec, &m);
+  return 0;
+}
+
+static int parse_tmpfs(const char *text, struct container_spec *spec, guise_error **err)
+{
+  _cleanup_free_ char *copy = strdup(text);
+  if (copy == NULL)
+    abort();
+  char *opts = strchr(copy, ':');
+  if (opts != NULL)
+    *opts++ = '\0';
+  if (copy[0] != '/')
+    return guise_fail(err, 0, "--tmpfs %s: the destination must be absolute", text);
+  struct mount_spec m = {
+      .kind = MOUNT_KIND_FS,
+      .source = "tmpfs",
+      .destination = copy,
+      .type = "tmpfs",
+      .flags = 0x2 | 0x4, /* MS_NOSUID | MS_NODEV, docker's defaults */
+  };
+  _cleanup_strv_ char **list = NULL;
+  char *save = NULL;
+  for (char *o = opts ? strtok_r(opts, ",", &save) : NULL; o != NULL;
+       o = strtok_r(NULL, ",", &save))
+    strv_append(&list, o);
+  if (spec_parse_mount_options(&m, list, strv_length(list), err) < 0) {
+    free(m.data);
+    return guise_error_prefix(err, "--tmpfs %s", text);
+  }
+  spec_add_mount(spec, &m);
+  free(m.data);
+  return 0;
+}
+
+static int parse_user(const char *text, struct container_spec *spec, guise_error **err)
+{
+  char *end;
+  errno = 0;
+  unsigned long uid = strtoul(text, &end, 10);
+  if (errno != 0 || end == text || (*end != '\0' && *end != ':'))
+    return guise_fail(err, 0, "--user %s: expected numeric UID[:GID] (names need an image)", text);
+  unsigned long gid = uid;
+  if (*end == ':') {
+    const char *g = end + 1;
+    gid = strtoul(g, &end, 10);
+    if (errno != 0 || end == g || *end != '\0')
+      return guise_fail(err, 0, "--user %s: expected numeric UID[:GID]", text);
+  }
+  spec->uid = (uid_t)uid;
+  spec->gid = (gid_t)gid;
+  return 0;
+}
+
+static int parse_security_opt(const char *text, struct run_request *req, guise_error **err)
+{
+  if (strcmp(text, "no-new-privileges") == 0 || strcmp(text, "no-new-privileges=true") == 0 ||
+      strcmp(text, "no-new-privileges:true") == 0) {
+    req->no_new_privs = 1;
+    return 0;
+  }
+  if (strcmp(text, "no-new-privileges=false") == 0 ||
+      strcmp(text, "no-new-privileges:false") == 0) {
+    req->no_new_privs = 0;
+    return 0;
+  }
+  return guise_fail(err, 0, "--security-opt %s: unsupported (known: no-new-privileges[=bool])",
+                    text);
+}
+
+static int parse_args(int argc, char **argv, struct container_spec *spec, struct run_request *req,
+                      guise_error **err)
+{
+  int c;
+  optind = 1;
+  opterr = 0;
+  /* "+": stop at the command, its options are its own */
+  while ((c = getopt_long(argc, argv, "+e:w:u:itv:h", run_options, NULL)) != -1) {
+    uint64_t mask = 0;
+    struct rlimit_spec rl;
+    switch (c) {
+    case OPT_ROOTFS:
+      req->rootfs = optarg;
+      break;
+    case OPT_BUNDLE:
+      req->bundle = optarg;
+      break;
+    case OPT_NAME:
+      free(spec->id);
+      spec->id = strdup(optarg);
+      break;
+    case OPT_HOSTNAME:
+      free(spec->hostname);
+      spec->hostname = strdup(optarg);
+      break;
+    case OPT_NET:
+      if (strcmp(optarg, "host") == 0)
+        spec->net = NET_HOST;
+      else if (strcmp(optarg, "none") == 0)
+        spec->net = NET_NONE;
+      else
+        return guise_fail(err, 0, "--net %s: expected host or none", optarg);
+      break;
+    case 'e':
+      add_env(&req->env, optarg);
+      break;
+    case OPT_ENV_FILE:
+      if (read_env_file(optarg, &req->env, err) < 0)
+        return -1;
+      break;
+    case 'w':
+      if (optarg[0] != '/')
+        return guise_fail(err, 0, "--workdir %s: must be an absolute path", optarg);
+      free(spec->cwd);
+      spec->cwd = strdup(optarg);
+      break;
+    case 'u':
+      if (parse_user(optarg, spec, err) < 0)
+        return -1;
+      break;
+    case 'i':
+      spec->stdin_open = true;
+      break;
+    case 't':
+      spec->terminal = true;
+      break;
+    case OPT_INIT:
+      req->use_init = 1;
+      break;
+    case OPT_NO_INIT:
+      req->use_init = 0;
+      break;
+    case OPT_READ_ONLY:
+      spec->readonly_rootfs = true;
+      break;
+    case 'v':
+      strv_append(&req->volumes, optarg);
+      break;
+    case OPT_TMPFS:
+      strv_append(&req->tmpfs, optarg);
+      break;
+    case OPT_CAP_ADD:
+    case OPT_CAP_DROP:
+      if (spec_parse_capability(optarg, &mask, err) < 0)
+        return guise_error_prefix(err, "--%s", c == OPT_CAP_ADD ? "cap-add" : "cap-drop");
+      if (c == OPT_CAP_ADD) {
+        req->cap_add |= mask;
+        req->cap_drop &= ~mask;
+      } else {
+        req->cap_drop |= mask;
+        req->cap_add &= ~mask;
+      }
+      break;
+    case OPT_SECURITY_OPT:
+      if (parse_security_opt(optarg, req, err) < 0)
+        return -1;
+      break;
+    case OPT_ULIMIT:
+      if (spec_parse_ulimit(optarg, &rl, err) < 0)
+        return -1;
+      spec_add_rlimit(spec, &rl);
+      break;
+    case 'h':
+      run_usage(stdout);
+      exit(0);
+    case '?':
+    default:
+      if (optopt != 0 && optopt < 256)
+        return guise_fail(err, 0, "run: unknown option '-%c' (see guise run --help)", optopt);
+      return guise_fail(err, 0, "run: unknown option '%s' (see guise run --help)",
+                        argv[optind - 1]);
+    }
+  }
+  return 0;
+}
+
+/* Apply what was given on the command line on top of a spec loaded from a bundle or built
+ * from defaults. */
+static int apply_request(struct container_spec *spec, struct run_request *req, guise_error **err)
+{
+  for (size_t i = 0; req->env != NULL && req->env[i] != NULL; i++)
+    strv_append(&spec->env, req->env[i]);
+  for (size_t i = 0; req->volumes != NULL && req->volumes[i] != NULL; i++)
+    if (parse_volume(req->volumes[i], spec, err) < 0)
+      return -1;
+  for (size_t i = 0; req->tmpfs != NULL && req->tmpfs[i] != NULL; i++)
+    if (parse_tmpfs(req->tmpfs[i], spec, err) < 0)
+      return -1;
+  uint64_t caps = (spec->cap_bounding | req->cap_add) & ~req->cap_drop;
+  spec->cap_bounding = caps;
+  spec->cap_effective = (spec->cap_effective | req->cap_add) & ~req->cap_drop;
+  spec->cap_permitted = (spec->cap_permitted | req->cap_add) & ~req->cap_drop;
+  spec->cap_inheritable = (spec->cap_inheritable | req->cap_add) & ~req->cap_drop;
+  spec->cap_ambient &= ~req->cap_drop;
+  if (req->no_new_privs >= 0)
+    spec->no_new_privs = req->no_new_privs;
+  if (req->use_init >= 0)
+    spec->use_init = req->use_init;
+  return 0;
+}
+
+static int build_spec(int argc, char **argv, struct container_spec *spec, guise_error **err)
+{
+  struct run_request req = {.no_new_privs = -1, .use_init = -1};
+  int rc = -1;
+  spec->net = NET_HOST;
+  spec->umask = 022;
+  if (parse_args(argc, argv, spec, &req, err) < 0)
+    goto out;
+  if ((req.rootfs == NULL) == (req.bundle == NULL)) {
+    guise_fail(err, 0, "run: give exactly one of --rootfs DIR or --bundle DIR (see --help)");
+    goto out;
+  }
+  if (req.bundle != NULL) {
+    if (optind < argc) {
+      guise_fail(err, 0, "run: --bundle takes its command from config.json, not '%s'",
+                 argv[optind]);
+      goto out;
+    }
+    if (oci_config_load(req.bundle, spec, err) < 0)
+      goto out;
+  } else {
+    char path[PATH_MAX];
+    if (realpath(req.rootfs, path) == NULL) {
+      guise_fail_errno(err, "rootfs %s", req.rootfs);
+      goto out;
+    }
+    spec->rootfs = strdup(path);
+    if (optind >= argc) {
+      guise_fail(err, 0, "run: no command given (guise run --rootfs DIR [--] COMMAND)");
+      goto out;
+    }
+    spec->argv = strv_copy(argv + optind);
+    spec_add_default_mounts(spec);
+    spec->provide_etc_files = true;
+    spec->use_init = true;
+    spec->no_new_privs = true;
+    spec->cap_bounding = spec->cap_effective = spec->cap_permitted = spec->cap_inheritable =
+        spec_default_capabilities();
+  }
+  if (apply_request(spec, &req, err) < 0)
+    goto out;
+  spec_init_defaults(spec);
+  rc = 0;
+out:
+  strv_free(req.env);
+  strv_free(req.volumes);
+  strv_free(req.tmpfs);
+  return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+  _cleanup_error_ guise_error *err = NULL;
+  struct container_spec spec = {0};
+  int status = 125;
+  if (build_spec(argc, argv, &spec, &err) == 0)
+    container_run(&spec, &status, &err);
+  if (err != NULL) {
+    guise_error_print(err);
+    status = 125;
+  }
+  spec_free(&spec);
+  return status;
+}

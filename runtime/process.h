@@ -1,0 +1,28 @@
+/* The container's process: privileges, limits, exec, and the small init that runs as PID 1. */
+#ifndef GUISE_RUNTIME_PROCESS_H
+#define GUISE_RUNTIME_PROCESS_H
+
+#include <signal.h>
+
+#include "runtime/spec.h"
+#include "util/error.h"
+
+/* Signals guise forwards to the container (and the init to the command). */
+void process_forwarded_signals(sigset_t *set);
+
+/* Apply rlimits, user/groups, capabilities, no_new_privs, umask and working directory; called
+ * inside the container after pivot_root, right before exec. */
+int process_apply_privileges(const struct container_spec *spec, guise_error **err);
+
+/* execvp the spec's command with its environment (PATH looked up from the container's env).
+ * Returns only on failure, with the docker-convention status in *status (126 or 127). */
+int process_exec(const struct container_spec *spec, int *status, guise_error **err);
+
+/* Run as PID 1: wait for signals, forward them to child, reap every zombie, and return the
+ * child's exit status (128+N if killed by signal N) once it exits. */
+int process_init_loop(pid_t child);
+
+/* Turn a wait status into a shell-style exit status. */
+int process_exit_status(int wait_status);
+
+#endif
