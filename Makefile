@@ -9,7 +9,7 @@
 #   make format     clang-format every source file
 
 CC ?= cc
-PKGS := libseccomp libcap libarchive sqlite3 jansson libcurl openssl
+PKGS := libseccomp libcap libarchive sqlite3 jansson libcurl openssl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

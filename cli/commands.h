@@ -3,5 +3,16 @@
 #define GUISE_CLI_COMMANDS_H
 
 int cmd_run(int argc, char **argv);
+int cmd_fake(int argc, char **argv);
+int cmd_db(int argc, char **argv);
+int cmd_images(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_rmi(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
 
 #endif

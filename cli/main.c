@@ -12,6 +12,17 @@ struct command {
 
 static const struct command commands[] = {
     {"run", cmd_run, "run a command in a new rootless container"},
+    {"fake", cmd_fake, "run a host command with root faked (no container)"},
+    {"db", cmd_db, "inspect and repair the faked-state database of a rootfs"},
+    {"images", cmd_images, "list the images in the local store"},
+    {"pull", cmd_pull, "copy an image from a registry or an OCI layout into the store"},
+    {"push", cmd_push, "copy a stored image to a registry or an OCI layout"},
+    {"inspect", cmd_inspect, "show an image's config, manifest and layers as JSON"},
+    {"tag", cmd_tag, "give a stored image another name"},
+    {"rmi", cmd_rmi, "remove image names (blobs stay until prune)"},
+    {"prune", cmd_prune, "remove unreferenced blobs and root filesystems"},
+    {"login", cmd_login, "store registry credentials in auth.json"},
+    {"logout", cmd_logout, "remove registry credentials from auth.json"},
 };
 
 static void usage(FILE *out)

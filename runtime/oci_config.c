@@ -36,8 +36,7 @@ static int fail_at(struct loader *l, const char *path, const char *fmt, ...)
   _cleanup_free_ char *text = NULL;
   va_list ap;
   va_start(ap, fmt);
-  if (vasprintf(&text, fmt, ap) < 0)
-    abort();
+  if (vasprintf(&text, fmt, ap) < 0) abort();
   va_end(ap);
   return guise_fail(l->err, 0, "%s: %s: %s", l->file, path, text);
 }
@@ -60,10 +59,8 @@ static int get_object(struct loader *l, json_t *obj, const char *key, const char
 {
   json_t *v = member(obj, key);
   *out = NULL;
-  if (v == NULL)
-    return 0;
-  if (!json_is_object(v))
-    return fail_at(l, path, "expected an object");
+  if (v == NULL) return 0;
+  if (!json_is_object(v)) return fail_at(l, path, "expected an object");
   *out = v;
   return 1;
 }
@@ -73,10 +70,8 @@ static int get_array(struct loader *l, json_t *obj, const char *key, const char 
 {
   json_t *v = member(obj, key);
   *out = NULL;
-  if (v == NULL)
-    return 0;
-  if (!json_is_array(v))
-    return fail_at(l, path, "expected an array of %s", what);
+  if (v == NULL) return 0;
+  if (!json_is_array(v)) return fail_at(l, path, "expected an array of %s", what);
   *out = v;
   return 1;
 }
@@ -85,21 +80,27 @@ static int get_string(struct loader *l, json_t *obj, const char *key, const char
                       const char **out)
 {
   json_t *v = member(obj, key);
-  if (v == NULL)
-    return 0;
-  if (!json_is_string(v))
-    return fail_at(l, path, "expected a string");
+  if (v == NULL) return 0;
+  if (!json_is_string(v)) return fail_at(l, path, "expected a string");
   *out = json_string_value(v);
   return 1;
+}
+
+/* A string that must be there and not be empty. */
+static int need_string(struct loader *l, json_t *obj, const char *key, const char *path,
+                       const char **out)
+{
+  int have = get_string(l, obj, key, path, out);
+  if (have < 0) return -1;
+  if (have == 0 || (*out)[0] == '\0') return fail_at(l, path, "missing");
+  return 0;
 }
 
 static int get_bool(struct loader *l, json_t *obj, const char *key, const char *path, bool *out)
 {
   json_t *v = member(obj, key);
-  if (v == NULL)
-    return 0;
-  if (!json_is_boolean(v))
-    return fail_at(l, path, "expected true or false");
+  if (v == NULL) return 0;
+  if (!json_is_boolean(v)) return fail_at(l, path, "expected true or false");
   *out = json_is_true(v);
   return 1;
 }
@@ -120,8 +121,7 @@ static int uint_value(struct loader *l, json_t *v, const char *path, uint64_t ma
       *out = UINT64_MAX;
       return 1;
     }
-    if (d >= 0 && d < 18446744073709551616.0 && d == (double)(uint64_t)d &&
-        (uint64_t)d <= max) {
+    if (d >= 0 && d < 18446744073709551616.0 && d == (double)(uint64_t)d && (uint64_t)d <= max) {
       *out = (uint64_t)d;
       return 1;
     }
@@ -129,34 +129,28 @@ static int uint_value(struct loader *l, json_t *v, const char *path, uint64_t ma
   return fail_at(l, path, "expected an integer between 0 and %" PRIu64, max);
 }
 
-static int get_uint(struct loader *l, json_t *obj, const char *key, const char *path,
-                    uint64_t max, uint64_t *out)
+static int get_uint(struct loader *l, json_t *obj, const char *key, const char *path, uint64_t max,
+                    uint64_t *out)
 {
   json_t *v = member(obj, key);
-  if (v == NULL)
-    return 0;
+  if (v == NULL) return 0;
   return uint_value(l, v, path, max, out);
 }
 
 /* A NULL-terminated copy of an array of strings; absent gives *out == NULL. */
-static int get_strv(struct loader *l, json_t *obj, const char *key, const char *path,
-                    char ***out)
+static int get_strv(struct loader *l, json_t *obj, const char *key, const char *path, char ***out)
 {
   json_t *v = member(obj, key);
   *out = NULL;
-  if (v == NULL)
-    return 0;
-  if (!json_is_array(v))
-    return fail_at(l, path, "expected an array of strings");
+  if (v == NULL) return 0;
+  if (!json_is_array(v)) return fail_at(l, path, "expected an array of strings");
   _cleanup_strv_ char **strv = calloc(1, sizeof(char *));
-  if (strv == NULL)
-    abort();
+  if (strv == NULL) abort();
   size_t i;
   json_t *item;
   json_array_foreach(v, i, item)
   {
-    if (!json_is_string(item))
-      return fail_at(l, path, "expected an array of strings");
+    if (!json_is_string(item)) return fail_at(l, path, "expected an array of strings");
     strv_append(&strv, json_string_value(item));
   }
   *out = steal_ptr(&strv);
@@ -171,8 +165,7 @@ static char *bundle_path(struct loader *l, const char *p)
     abs = strdup(p);
   else if (asprintf(&abs, "%s/%s", l->bundle, p) < 0)
     abs = NULL;
-  if (abs == NULL)
-    abort();
+  if (abs == NULL) abort();
   return abs;
 }
 
@@ -180,20 +173,13 @@ static int load_root(struct loader *l, json_t *config, struct container_spec *sp
 {
   json_t *root;
   const char *path = NULL;
-  if (get_object(l, config, "root", "root", &root) < 0)
-    return -1;
-  if (root == NULL)
-    return fail_at(l, "root", "missing (the bundle must name its root filesystem)");
-  int r = get_string(l, root, "path", "root.path", &path);
-  if (r < 0)
-    return -1;
-  if (r == 0 || path[0] == '\0')
-    return fail_at(l, "root.path", "missing");
+  if (get_object(l, config, "root", "root", &root) < 0) return -1;
+  if (root == NULL) return fail_at(l, "root", "missing (the bundle must name its root filesystem)");
+  if (need_string(l, root, "path", "root.path", &path) < 0) return -1;
   _cleanup_free_ char *abs = bundle_path(l, path);
   spec->rootfs = realpath(abs, NULL);
-  if (spec->rootfs == NULL)
-    return guise_fail_errno(l->err, "%s: root.path: %s", l->file, abs);
-  return get_bool(l, root, "readonly", "root.readonly", &spec->readonly_rootfs);
+  if (spec->rootfs == NULL) return guise_fail_errno(l->err, "%s: root.path: %s", l->file, abs);
+  return get_bool(l, root, "readonly", "root.readonly", &spec->readonly_rootfs) < 0 ? -1 : 0;
 }
 
 static int load_user(struct loader *l, json_t *process, struct container_spec *spec)
@@ -202,30 +188,24 @@ static int load_user(struct loader *l, json_t *process, struct container_spec *s
   uint64_t v;
   spec->umask = 022; /* what runc uses when the config gives none */
   int r = get_object(l, process, "user", "process.user", &user);
-  if (r <= 0)
-    return r;
-  if (get_uint(l, user, "uid", "process.user.uid", ID_MAX, &v) < 0)
-    return -1;
+  if (r <= 0) return r;
+  if (get_uint(l, user, "uid", "process.user.uid", ID_MAX, &v) < 0) return -1;
   spec->uid = (uid_t)v;
   v = 0;
-  if (get_uint(l, user, "gid", "process.user.gid", ID_MAX, &v) < 0)
-    return -1;
+  if (get_uint(l, user, "gid", "process.user.gid", ID_MAX, &v) < 0) return -1;
   spec->gid = (gid_t)v;
-  if (get_uint(l, user, "umask", "process.user.umask", 07777, &v) > 0)
-    spec->umask = (mode_t)v;
+  if (get_uint(l, user, "umask", "process.user.umask", 07777, &v) > 0) spec->umask = (mode_t)v;
   if (get_array(l, user, "additionalGids", "process.user.additionalGids", "group ids", &gids) < 0)
     return -1;
   size_t n = json_array_size(gids);
   if (n > 0) {
     spec->additional_gids = calloc(n, sizeof(gid_t));
-    if (spec->additional_gids == NULL)
-      abort();
+    if (spec->additional_gids == NULL) abort();
     size_t i;
     json_t *item;
     json_array_foreach(gids, i, item)
     {
-      if (uint_value(l, item, "process.user.additionalGids", ID_MAX, &v) < 0)
-        return -1;
+      if (uint_value(l, item, "process.user.additionalGids", ID_MAX, &v) < 0) return -1;
       spec->additional_gids[spec->n_additional_gids++] = (gid_t)v;
     }
   }
@@ -236,36 +216,27 @@ static int load_rlimits(struct loader *l, json_t *process, struct container_spec
 {
   json_t *rlimits, *item;
   size_t i;
-  if (get_array(l, process, "rlimits", "process.rlimits", "objects", &rlimits) < 0)
-    return -1;
+  if (get_array(l, process, "rlimits", "process.rlimits", "objects", &rlimits) < 0) return -1;
   json_array_foreach(rlimits, i, item)
   {
     char path[64];
     const char *type = NULL;
     struct rlimit_spec r = {0};
     uint64_t soft = 0, hard = 0;
-    if (!json_is_object(item))
-      return fail_at(l, "process.rlimits", "expected an array of objects");
+    if (!json_is_object(item)) return fail_at(l, "process.rlimits", "expected an array of objects");
     snprintf(path, sizeof(path), "process.rlimits[%zu].type", i);
-    int have = get_string(l, item, "type", path, &type);
-    if (have < 0)
-      return -1;
-    if (have == 0)
-      return fail_at(l, path, "missing");
+    if (need_string(l, item, "type", path, &type) < 0) return -1;
     if (spec_rlimit_resource(type, &r.resource, l->err) < 0)
       return guise_error_prefix(l->err, "%s: %s", l->file, path);
     snprintf(path, sizeof(path), "process.rlimits[%zu].soft", i);
-    if (get_uint(l, item, "soft", path, UINT64_MAX, &soft) < 0)
-      return -1;
+    if (get_uint(l, item, "soft", path, UINT64_MAX, &soft) < 0) return -1;
     snprintf(path, sizeof(path), "process.rlimits[%zu].hard", i);
-    if (get_uint(l, item, "hard", path, UINT64_MAX, &hard) < 0)
-      return -1;
+    if (get_uint(l, item, "hard", path, UINT64_MAX, &hard) < 0) return -1;
     snprintf(path, sizeof(path), "process.rlimits[%zu]", i);
     if (soft > hard)
       return fail_at(l, path, "soft limit %" PRIu64 " exceeds hard limit %" PRIu64, soft, hard);
     for (size_t j = 0; j < spec->n_rlimits; j++)
-      if (spec->rlimits[j].resource == r.resource)
-        return fail_at(l, path, "%s given twice", type);
+      if (spec->rlimits[j].resource == r.resource) return fail_at(l, path, "%s given twice", type);
     r.soft = (rlim_t)soft;
     r.hard = (rlim_t)hard;
     spec_add_rlimit(spec, &r);
@@ -279,20 +250,18 @@ static int load_capabilities(struct loader *l, json_t *process, struct container
     const char *key;
     uint64_t *mask;
   } sets[] = {
-      {"bounding", &spec->cap_bounding},       {"effective", &spec->cap_effective},
-      {"permitted", &spec->cap_permitted},     {"inheritable", &spec->cap_inheritable},
+      {"bounding", &spec->cap_bounding},   {"effective", &spec->cap_effective},
+      {"permitted", &spec->cap_permitted}, {"inheritable", &spec->cap_inheritable},
       {"ambient", &spec->cap_ambient},
   };
   json_t *caps;
   int r = get_object(l, process, "capabilities", "process.capabilities", &caps);
-  if (r <= 0)
-    return r;
+  if (r <= 0) return r;
   for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++) {
     char path[64];
     _cleanup_strv_ char **names = NULL;
     snprintf(path, sizeof(path), "process.capabilities.%s", sets[s].key);
-    if (get_strv(l, caps, sets[s].key, path, &names) < 0)
-      return -1;
+    if (get_strv(l, caps, sets[s].key, path, &names) < 0) return -1;
     *sets[s].mask = 0;
     for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
       _cleanup_error_ guise_error *unknown = NULL;
@@ -306,6 +275,10 @@ static int load_capabilities(struct loader *l, json_t *process, struct container
       *sets[s].mask |= bit;
     }
   }
+  /* The kernel only raises an ambient capability that is permitted and inheritable; runc
+   * ignores the failure, and `runc spec --rootless` asks for ambient caps with an empty
+   * inheritable set. Keep the spec to what can be honoured. */
+  spec->cap_ambient &= spec->cap_permitted & spec->cap_inheritable;
   return 0;
 }
 
@@ -313,27 +286,21 @@ static int load_process(struct loader *l, json_t *config, struct container_spec 
 {
   json_t *process;
   const char *cwd = NULL;
-  if (get_object(l, config, "process", "process", &process) < 0)
-    return -1;
-  if (process == NULL)
-    return fail_at(l, "process", "missing (guise needs a process to run)");
-  if (get_strv(l, process, "args", "process.args", &spec->argv) < 0)
-    return -1;
+  if (get_object(l, config, "process", "process", &process) < 0) return -1;
+  if (process == NULL) return fail_at(l, "process", "missing (guise needs a process to run)");
+  if (get_strv(l, process, "args", "process.args", &spec->argv) < 0) return -1;
   if (spec->argv == NULL || spec->argv[0] == NULL)
     return fail_at(l, "process.args", "missing or empty (nothing to run)");
-  if (get_strv(l, process, "env", "process.env", &spec->env) < 0)
-    return -1;
+  if (get_strv(l, process, "env", "process.env", &spec->env) < 0) return -1;
   for (size_t i = 0; spec->env != NULL && spec->env[i] != NULL; i++)
     if (strchr(spec->env[i], '=') == NULL)
       return fail_at(l, "process.env", "'%s' is not NAME=value", spec->env[i]);
-  if (get_string(l, process, "cwd", "process.cwd", &cwd) < 0)
-    return -1;
+  if (get_string(l, process, "cwd", "process.cwd", &cwd) < 0) return -1;
   if (cwd != NULL && cwd[0] != '/')
     return fail_at(l, "process.cwd", "'%s' is not an absolute path", cwd);
   spec->cwd = strdup(cwd != NULL ? cwd : "/");
   if (get_bool(l, process, "terminal", "process.terminal", &spec->terminal) < 0 ||
-      get_bool(l, process, "noNewPrivileges", "process.noNewPrivileges", &spec->no_new_privs) <
-          0)
+      get_bool(l, process, "noNewPrivileges", "process.noNewPrivileges", &spec->no_new_privs) < 0)
     return -1;
   if (load_user(l, process, spec) < 0 || load_rlimits(l, process, spec) < 0 ||
       load_capabilities(l, process, spec) < 0)
@@ -349,26 +316,17 @@ static int load_mount(struct loader *l, json_t *item, size_t i, struct container
   _cleanup_free_ char *dest_abs = NULL, *data = NULL, *source_abs = NULL;
 
   snprintf(path, sizeof(path), "mounts[%zu]", i);
-  if (!json_is_object(item))
-    return fail_at(l, "mounts", "expected an array of objects");
+  if (!json_is_object(item)) return fail_at(l, path, "expected an object");
   snprintf(path, sizeof(path), "mounts[%zu].destination", i);
-  int have = get_string(l, item, "destination", path, &destination);
-  if (have < 0)
-    return -1;
-  if (have == 0 || destination[0] == '\0')
-    return fail_at(l, path, "missing");
+  if (need_string(l, item, "destination", path, &destination) < 0) return -1;
   /* runc still accepts relative destinations, taken relative to the container's root. */
-  if (asprintf(&dest_abs, "%s%s", destination[0] == '/' ? "" : "/", destination) < 0)
-    abort();
+  if (asprintf(&dest_abs, "%s%s", destination[0] == '/' ? "" : "/", destination) < 0) abort();
   snprintf(path, sizeof(path), "mounts[%zu].type", i);
-  if (get_string(l, item, "type", path, &type) < 0)
-    return -1;
+  if (get_string(l, item, "type", path, &type) < 0) return -1;
   snprintf(path, sizeof(path), "mounts[%zu].source", i);
-  if (get_string(l, item, "source", path, &source) < 0)
-    return -1;
+  if (get_string(l, item, "source", path, &source) < 0) return -1;
   snprintf(path, sizeof(path), "mounts[%zu].options", i);
-  if (get_strv(l, item, "options", path, &options) < 0)
-    return -1;
+  if (get_strv(l, item, "options", path, &options) < 0) return -1;
 
   struct mount_spec m = {
       .kind = MOUNT_KIND_FS,
@@ -378,13 +336,11 @@ static int load_mount(struct loader *l, json_t *item, size_t i, struct container
     m.kind = MOUNT_KIND_BIND; /* not recursive unless "rbind" is among the options */
   int r = spec_parse_mount_options(&m, options, strv_length(options), l->err);
   data = m.data;
-  if (r < 0)
-    return guise_error_prefix(l->err, "%s: %s", l->file, path);
+  if (r < 0) return guise_error_prefix(l->err, "%s: %s", l->file, path);
 
   if (m.kind == MOUNT_KIND_BIND) {
     snprintf(path, sizeof(path), "mounts[%zu].source", i);
-    if (source == NULL || source[0] == '\0')
-      return fail_at(l, path, "a bind mount needs a source");
+    if (source == NULL || source[0] == '\0') return fail_at(l, path, "a bind mount needs a source");
     source_abs = bundle_path(l, source); /* runc resolves it relative to the bundle */
     m.source = source_abs;
     m.type = NULL;
@@ -395,8 +351,8 @@ static int load_mount(struct loader *l, json_t *item, size_t i, struct container
     m.type = (char *)type;
     m.source = (char *)(source != NULL && source[0] != '\0' ? source : type);
     /* The runtime spec makes the runtime supply /dev/null and friends on a fresh /dev. */
-    if (strcmp(type, "tmpfs") == 0 && (strcmp(dest_abs, "/dev") == 0 ||
-                                       strcmp(dest_abs, "/dev/") == 0))
+    if (strcmp(type, "tmpfs") == 0 &&
+        (strcmp(dest_abs, "/dev") == 0 || strcmp(dest_abs, "/dev/") == 0))
       spec->provide_default_devices = true;
   }
   spec_add_mount(spec, &m);
@@ -407,12 +363,10 @@ static int load_mounts(struct loader *l, json_t *config, struct container_spec *
 {
   json_t *mounts, *item;
   size_t i;
-  if (get_array(l, config, "mounts", "mounts", "objects", &mounts) < 0)
-    return -1;
+  if (get_array(l, config, "mounts", "mounts", "objects", &mounts) < 0) return -1;
   json_array_foreach(mounts, i, item)
   {
-    if (load_mount(l, item, i, spec) < 0)
-      return -1;
+    if (load_mount(l, item, i, spec) < 0) return -1;
   }
   return 0;
 }
@@ -423,8 +377,7 @@ static int load_namespaces(struct loader *l, json_t *linux_, struct container_sp
   json_t *namespaces, *item;
   size_t i;
   spec->net = NET_HOST;
-  if (get_array(l, linux_, "namespaces", "linux.namespaces", "objects", &namespaces) < 0)
-    return -1;
+  if (get_array(l, linux_, "namespaces", "linux.namespaces", "objects", &namespaces) < 0) return -1;
   json_array_foreach(namespaces, i, item)
   {
     char path[64];
@@ -432,24 +385,17 @@ static int load_namespaces(struct loader *l, json_t *linux_, struct container_sp
     if (!json_is_object(item))
       return fail_at(l, "linux.namespaces", "expected an array of objects");
     snprintf(path, sizeof(path), "linux.namespaces[%zu].type", i);
-    int have = get_string(l, item, "type", path, &type);
-    if (have < 0)
-      return -1;
-    if (have == 0)
-      return fail_at(l, path, "missing");
+    if (need_string(l, item, "type", path, &type) < 0) return -1;
     bool known = strcmp(type, "network") == 0;
     for (size_t j = 0; !known && j < sizeof(always_new) / sizeof(always_new[0]); j++)
       known = strcmp(type, always_new[j]) == 0;
-    if (!known)
-      return fail_at(l, path, "unknown namespace type '%s'", type);
+    if (!known) return fail_at(l, path, "unknown namespace type '%s'", type);
     snprintf(path, sizeof(path), "linux.namespaces[%zu].path", i);
-    if (get_string(l, item, "path", path, &ns_path) < 0)
-      return -1;
+    if (get_string(l, item, "path", path, &ns_path) < 0) return -1;
     if (ns_path != NULL && ns_path[0] != '\0')
       return fail_at(l, path, "joining an existing %s namespace (%s) is not supported yet", type,
                      ns_path);
-    if (strcmp(type, "network") == 0)
-      spec->net = NET_NONE;
+    if (strcmp(type, "network") == 0) spec->net = NET_NONE;
     /* user, mount, pid, ipc, uts, cgroup: guise always creates them. time: a new time
      * namespace without offsets behaves like the host's. */
   }
@@ -467,27 +413,21 @@ static int check_id_mapping(struct loader *l, json_t *linux_, const char *key, c
   uint64_t total = 0, container_id = 0, host_id = 0, size = 0;
   snprintf(path, sizeof(path), "linux.%s", key);
   int r = get_array(l, linux_, key, path, "objects", &maps);
-  if (r <= 0)
-    return r;
+  if (r <= 0) return r;
   json_array_foreach(maps, i, item)
   {
-    if (!json_is_object(item))
-      return fail_at(l, path, "expected an array of objects");
+    if (!json_is_object(item)) return fail_at(l, path, "expected an array of objects");
     snprintf(item_path, sizeof(item_path), "%s[%zu].containerID", path, i);
-    if (get_uint(l, item, "containerID", item_path, ID_MAX, &container_id) < 0)
-      return -1;
+    if (get_uint(l, item, "containerID", item_path, ID_MAX, &container_id) < 0) return -1;
     snprintf(item_path, sizeof(item_path), "%s[%zu].hostID", path, i);
-    if (get_uint(l, item, "hostID", item_path, ID_MAX, &host_id) < 0)
-      return -1;
+    if (get_uint(l, item, "hostID", item_path, ID_MAX, &host_id) < 0) return -1;
     snprintf(item_path, sizeof(item_path), "%s[%zu].size", path, i);
     size = 0;
-    if (get_uint(l, item, "size", item_path, UINT32_MAX, &size) < 0)
-      return -1;
+    if (get_uint(l, item, "size", item_path, UINT32_MAX, &size) < 0) return -1;
     total += size;
   }
   size_t n = json_array_size(maps);
-  if (n == 0)
-    return 0;
+  if (n == 0) return 0;
   if (n > 1 || size != 1)
     return fail_at(l, path,
                    "maps %" PRIu64 " %ss in %zu range%s, but without subuid ranges guise can "
@@ -507,36 +447,35 @@ static int check_id_mapping(struct loader *l, json_t *linux_, const char *key, c
 
 static bool has_content(json_t *v)
 {
-  if (v == NULL || json_is_null(v))
-    return false;
-  if (json_is_array(v))
-    return json_array_size(v) > 0;
+  if (v == NULL || json_is_null(v)) return false;
+  if (json_is_array(v)) return json_array_size(v) > 0;
   if (json_is_object(v)) {
     const char *key;
     json_t *value;
     json_object_foreach(v, key, value)
     {
-      if (has_content(value))
-        return true;
+      if (has_content(value)) return true;
     }
     return false;
   }
+  /* docker writes zero values ("shares": 0, "disableOOMKiller": false): they ask for nothing */
+  if (json_is_false(v) || (json_is_integer(v) && json_integer_value(v) == 0) ||
+      (json_is_string(v) && json_string_length(v) == 0))
+    return false;
   return true;
 }
 
 static int load_linux(struct loader *l, json_t *config, struct container_spec *spec)
 {
   json_t *linux_, *resources;
-  if (get_object(l, config, "linux", "linux", &linux_) < 0)
-    return -1;
+  if (get_object(l, config, "linux", "linux", &linux_) < 0) return -1;
   spec->net = NET_HOST;
-  if (linux_ == NULL)
-    return 0;
+  if (linux_ == NULL) return 0;
   if (load_namespaces(l, linux_, spec) < 0 ||
-      check_id_mapping(l, linux_, "uidMappings", "uid", geteuid(), spec->uid,
-                       "process.user.uid") < 0 ||
-      check_id_mapping(l, linux_, "gidMappings", "gid", getegid(), spec->gid,
-                       "process.user.gid") < 0 ||
+      check_id_mapping(l, linux_, "uidMappings", "uid", geteuid(), spec->uid, "process.user.uid") <
+          0 ||
+      check_id_mapping(l, linux_, "gidMappings", "gid", getegid(), spec->gid, "process.user.gid") <
+          0 ||
       get_strv(l, linux_, "maskedPaths", "linux.maskedPaths", &spec->masked_paths) < 0 ||
       get_strv(l, linux_, "readonlyPaths", "linux.readonlyPaths", &spec->readonly_paths) < 0)
     return -1;
@@ -549,8 +488,7 @@ static int load_linux(struct loader *l, json_t *config, struct container_spec *s
     warn_at(l, "linux.devices", "extra devices are not created yet; ignored");
   if (has_content(member(linux_, "sysctl")))
     warn_at(l, "linux.sysctl", "sysctls are not applied yet; ignored");
-  if (get_object(l, linux_, "resources", "linux.resources", &resources) < 0)
-    return -1;
+  if (get_object(l, linux_, "resources", "linux.resources", &resources) < 0) return -1;
   if (resources != NULL) {
     const char *key;
     json_t *value;
@@ -569,8 +507,7 @@ static int check_version(struct loader *l, json_t *config)
 {
   const char *version = NULL;
   int r = get_string(l, config, "ociVersion", "ociVersion", &version);
-  if (r <= 0)
-    return r;
+  if (r <= 0) return r;
   /* Minor versions only add fields; a new major may change meanings. */
   if (strncmp(version, "1.", 2) != 0 && strcmp(version, "1") != 0)
     return fail_at(l, "ociVersion", "version %s is not supported (guise reads 1.x)", version);
@@ -603,33 +540,28 @@ int oci_config_load(const char *bundle_dir, struct container_spec *spec, guise_e
   size_t len = 0;
   size_t blen = strlen(bundle_dir);
   bool slash = blen > 0 && bundle_dir[blen - 1] == '/';
-  if (asprintf(&file, "%s%sconfig.json", bundle_dir, slash ? "" : "/") < 0)
-    abort();
+  if (asprintf(&file, "%s%sconfig.json", bundle_dir, slash ? "" : "/") < 0) abort();
   bundle = realpath(bundle_dir, NULL);
-  if (bundle == NULL)
-    return guise_fail_errno(err, "bundle %s", bundle_dir);
-  if (read_file_at(AT_FDCWD, file, &text, &len, err) < 0)
-    return -1;
+  if (bundle == NULL) return guise_fail_errno(err, "bundle %s", bundle_dir);
+  if (read_file_at(AT_FDCWD, file, &text, &len, err) < 0) return -1;
 
   guise_error *local_err = NULL;
   struct loader l = {.file = file, .bundle = bundle, .err = &local_err};
   _cleanup_json_ json_t *config = parse(&l, text, len);
   struct container_spec loaded = {0};
   int r = -1;
-  if (config != NULL && check_version(&l, config) == 0 && load_root(&l, config, &loaded) == 0 &&
-      load_process(&l, config, &loaded) == 0 && load_mounts(&l, config, &loaded) == 0 &&
-      load_linux(&l, config, &loaded) == 0) {
+  if (config != NULL && check_version(&l, config) >= 0 && load_root(&l, config, &loaded) >= 0 &&
+      load_process(&l, config, &loaded) >= 0 && load_mounts(&l, config, &loaded) >= 0 &&
+      load_linux(&l, config, &loaded) >= 0) {
     const char *hostname = NULL;
     if (get_string(&l, config, "hostname", "hostname", &hostname) >= 0) {
-      if (hostname != NULL && hostname[0] != '\0')
-        loaded.hostname = strdup(hostname);
+      if (hostname != NULL && hostname[0] != '\0') loaded.hostname = strdup(hostname);
       r = 0;
     }
   }
   if (r == 0) {
     json_t *hooks = member(config, "hooks");
-    if (has_content(hooks))
-      warn_at(&l, "hooks", "hooks are not run yet; ignored");
+    if (has_content(hooks)) warn_at(&l, "hooks", "hooks are not run yet; ignored");
   }
   if (r < 0) {
     spec_free(&loaded);

@@ -33,8 +33,12 @@
   /* creation while the faked fsuid/fsgid is not 0 */                                              \
   X(OPEN, open) X(OPENAT, openat) X(OPENAT2, openat2) X(CREAT, creat) X(MKDIR, mkdir)              \
   X(MKDIRAT, mkdirat) X(SYMLINK, symlink) X(SYMLINKAT, symlinkat)                                  \
-  /* refused */                                                                                    \
-  X(IO_URING_SETUP, io_uring_setup)
+  /* refused in the filter itself (ENOSYS): io_uring would bypass interception */               \
+  X(IO_URING_SETUP, io_uring_setup)                                                                \
+  /* trapped by the tracer itself to keep its per-process caches right (the memory descriptor  \
+   * on exec, the root directory on chroot and namespace changes); no policy handler needed */   \
+  X(EXECVE, execve) X(EXECVEAT, execveat) X(CHROOT, chroot) X(PIVOT_ROOT, pivot_root)              \
+  X(SETNS, setns) X(UNSHARE, unshare)
 
 enum syscall_id {
 #define SYSCALL_ENUM(id, name) SYSCALL_##id,
@@ -52,5 +56,8 @@ int syscall_number(uint32_t arch, enum syscall_id id);
 
 /* The id of number nr on arch, or -1 when guise does not know it. */
 int syscall_lookup(uint32_t arch, int nr);
+
+/* The architecture this binary runs on (AUDIT_ARCH_X86_64 or AUDIT_ARCH_AARCH64). */
+uint32_t syscall_native_arch(void);
 
 #endif

@@ -26,25 +26,39 @@ struct syscall_event {
 };
 
 enum syscall_action {
-  SYSCALL_CONTINUE, /* let the kernel run the call as the tracee made it */
-  SYSCALL_RETURN,   /* the call does not run; the tracee sees value, or -1/error */
+  SYSCALL_CONTINUE,  /* let the kernel run the call as the tracee made it */
+  SYSCALL_RETURN,    /* the call does not run; the tracee sees value, or -1/error */
+  SYSCALL_RETURN_FD, /* the call does not run; value is a descriptor of the supervisor's, which
+                      * the backend installs in the tracee (close-on-exec if fd_cloexec) and
+                      * closes; the tracee's call returns the new number (openat emulation).
+                      * With error != 0 it behaves like SYSCALL_RETURN (value still closed). */
 };
 
 struct syscall_reply {
   enum syscall_action action;
-  int64_t value; /* result when error == 0 */
-  int error;     /* errno to fail with, 0 for success */
+  int64_t value;   /* result when error == 0 */
+  int error;       /* errno to fail with, 0 for success */
+  bool fd_cloexec; /* SYSCALL_RETURN_FD only */
 };
 
-/* A handler fills *reply.  It must be idempotent: a call interrupted by a signal and
- * restarted (SA_RESTART) is delivered again. */
+/* A handler fills *reply; the backend zeroes it first, so the default is SYSCALL_CONTINUE.
+ * It must be idempotent: a call interrupted by a signal and restarted (SA_RESTART) is
+ * delivered again with a new notification, and glibc makes every thread of a process issue
+ * the same set*id call (SIGSETXID) and aborts if their results differ.  Handlers run one at a
+ * time in the supervisor (single-threaded). */
 typedef void (*syscall_handler_fn)(void *policy_ctx, const struct syscall_event *ev,
                                    struct syscall_reply *reply);
 
 struct tracer_policy {
   syscall_handler_fn handlers[SYSCALL_ID_COUNT]; /* NULL: not intercepted */
   void *ctx;
-  /* Optional: a traced thread group has exited (for per-process state). */
+  /* Per-handler context, so that independent handler sets (fakefs/cred.c, fakefs/files.c) can
+   * share one policy: handler id is called with handler_ctx[id], or ctx when that is NULL. */
+  void *handler_ctx[SYSCALL_ID_COUNT];
+  /* Optional: a traced thread group that made at least one intercepted call has exited
+   * (for per-process state).  Known limitation: a process that never made an intercepted call
+   * is unknown to the tracer; if its parent exits first, the orphan later inherits from its
+   * new parent (the reaper), not from the original one. */
   void (*process_exited)(void *policy_ctx, pid_t tgid);
 };
 
@@ -56,6 +70,10 @@ pid_t tracee_tgid(struct tracee *t);
 /* Parent process of the caller's thread group, for inheriting per-process state. */
 pid_t tracee_parent_tgid(struct tracee *t);
 
+/* The parent of any process (from /proc/PID/stat), 0 when unknown: for walking further up
+ * than tracee_parent_tgid. */
+pid_t tracer_parent_of(pid_t pid);
+
 /* Read len bytes of tracee memory. */
 int tracee_read(struct tracee *t, uint64_t addr, void *buf, size_t len, guise_error **err);
 /* Read a NUL-terminated string of at most size-1 bytes (ENAMETOOLONG beyond). */
@@ -66,21 +84,34 @@ int tracee_write(struct tracee *t, uint64_t addr, const void *buf, size_t len, g
  * tracee memory and before acting on what was read. */
 bool tracee_call_valid(struct tracee *t);
 
-/* A copy of one of the tracee's file descriptors (caller closes it). */
+/* A copy of one of the tracee's file descriptors (caller closes it); errnum EBADF when the
+ * tracee has no such descriptor. */
 int tracee_dup_fd(struct tracee *t, int tracee_fd, guise_error **err);
+
+/* The caller's umask (for calls the supervisor performs on its behalf, e.g. a device
+ * placeholder created by mknodat); -1 with *err on failure.  Reads /proc: not for hot paths. */
+int tracee_umask(struct tracee *t, guise_error **err);
 
 /* Flags for tracee_resolve. */
 #define TRACEE_RESOLVE_NOFOLLOW 0x1   /* do not follow a final symlink (AT_SYMLINK_NOFOLLOW) */
 #define TRACEE_RESOLVE_EMPTY_PATH 0x2 /* "" means dirfd itself (AT_EMPTY_PATH) */
 
-/* Resolve the path the tracee passed (dirfd as in *at calls, path already read from its memory)
- * exactly as the tracee would — its root, its cwd or dirfd, symlinks — and never outside its
- * root.  Returns an O_PATH descriptor of the file (caller closes), or -1 with *err (errnum set to
- * the errno the tracee's own call would have seen, e.g. ENOENT). */
+/* Resolve the path the tracee passed (dirfd as in *at calls: AT_FDCWD or the tracee's own
+ * descriptor number; path already read from its memory) exactly as the tracee would — its root,
+ * its cwd or dirfd, symlinks — and never outside its root.  Returns an O_PATH descriptor of the
+ * file (caller closes), or -1 with *err (errnum set to the errno the tracee's own call would
+ * have seen, e.g. ENOENT, ENOTDIR, ELOOP).  With EMPTY_PATH and "" the result is a copy of the
+ * tracee's dirfd itself (not necessarily O_PATH; with AT_FDCWD its cwd).
+ * /proc/self, /proc/thread-self, /dev/fd/N and /dev/std{in,out,err} mean the tracee's, not the
+ * supervisor's; other procfs "magic" links (/proc/PID/fd/N of other processes, /proc/PID/root,
+ * /proc/PID/exe) fail with ELOOP. */
 int tracee_resolve(struct tracee *t, int dirfd, const char *path, int flags, guise_error **err);
 
 /* Resolve the parent directory of path (for calls that create: mknodat, mkdirat, ...); returns
- * an O_PATH|O_DIRECTORY descriptor and stores the final component in *name (malloc'd). */
+ * an O_PATH|O_DIRECTORY descriptor and stores the final component in *name (malloc'd).  Trailing
+ * slashes are dropped ("a/b/" -> parent "a", name "b"); "/" gives the root and name ".";
+ * a final "." or ".." is returned as is (the handler fails it as the call would: EEXIST for
+ * mkdir/mknod, EINVAL/EBUSY for rename...).  "" fails with ENOENT. */
 int tracee_resolve_parent(struct tracee *t, int dirfd, const char *path, char **name,
                           guise_error **err);
 
@@ -94,7 +125,20 @@ struct tracer;
 int tracer_child_install(int sock, const struct tracer_policy *policy, guise_error **err);
 
 /* Supervisor side: receive the listener (or attach), then serve calls until every traced
- * process has exited.  Returns 0 when all traced processes are gone. */
-int tracer_serve(int sock, pid_t first_child, const struct tracer_policy *policy, guise_error **err);
+ * process has exited.  Returns 0 when all traced processes are gone.
+ *
+ * A zombie still holds the filter, so when first_child is a child of the caller tracer_serve
+ * reaps it as soon as it exits and stores its wait status in *wstatus (if not NULL; -1 when it
+ * could not be reaped here, e.g. the supervisor is not its parent: then its parent must reap
+ * it for tracer_serve to return).  first_child may be 0 (nothing to reap).
+ *
+ * On return (also on error) the listener is closed: any process still filtered then gets
+ * ENOSYS for intercepted calls and is never left blocked. */
+int tracer_serve(int sock, pid_t first_child, const struct tracer_policy *policy, int *wstatus,
+                 guise_error **err);
+
+/* Whether seccomp user notification is usable here (kernel >= 5.9 features, no listener in an
+ * outer filter — the latter is only found out by tracer_child_install with errnum EBUSY). */
+bool tracer_seccomp_available(void);
 
 #endif

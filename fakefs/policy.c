@@ -1,0 +1,77 @@
+/* Assembling the faking policy (see policy.h). */
+#include "fakefs/policy.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fakefs/cred.h"
+#include "fakefs/db.h"
+#include "fakefs/files.h"
+
+struct fakefs_policy {
+  struct tracer_policy tp; /* tp.ctx = this struct */
+  struct fakefs_cred_table *creds;
+  struct fakefs_db *db;
+  struct fakefs_files files;
+  bool have_files;
+};
+
+static void policy_process_exited(void *ctx, pid_t tgid)
+{
+  struct fakefs_policy *fp = ctx;
+  fakefs_cred_forget(fp->creds, tgid);
+}
+
+int fakefs_policy_new(const char *db_path, const char *rootfs, struct fakefs_policy **out,
+                      guise_error **err)
+{
+  struct fakefs_policy *fp = calloc(1, sizeof(*fp));
+  if (fp == NULL)
+    return guise_fail(err, ENOMEM, "allocating the faking policy failed");
+  fp->tp.ctx = fp;
+  fp->tp.process_exited = policy_process_exited;
+  fp->creds = fakefs_cred_table_new();
+  if (db_path != NULL) {
+    if (fakefs_db_open(db_path, FAKEFS_DB_CREATE, &fp->db, err) < 0)
+      goto fail;
+    if (rootfs != NULL) {
+      struct stat st;
+      if (stat(rootfs, &st) < 0) {
+        guise_fail_errno(err, "stat of %s failed", rootfs);
+        goto fail;
+      }
+      if (fakefs_db_adopt_dev(fp->db, st.st_dev, err) < 0)
+        goto fail;
+    }
+    if (fakefs_files_init(&fp->files, fp->db, getuid(), getgid(), rootfs, fp->creds, err) < 0)
+      goto fail;
+    fp->have_files = true;
+    fakefs_files_register(&fp->tp, &fp->files);
+  }
+  fakefs_cred_register(&fp->tp, fp->creds);
+  *out = fp;
+  return 0;
+fail:
+  guise_error_prefix(err, "opening the faked-state database %s", db_path);
+  fakefs_policy_free(fp);
+  return -1;
+}
+
+void fakefs_policy_free(struct fakefs_policy *fp)
+{
+  if (fp == NULL)
+    return;
+  if (fp->have_files)
+    fakefs_files_destroy(&fp->files);
+  if (fp->db != NULL)
+    fakefs_db_close(fp->db);
+  fakefs_cred_table_free(fp->creds);
+  free(fp);
+}
+
+const struct tracer_policy *fakefs_policy_tracer(struct fakefs_policy *fp)
+{
+  return &fp->tp;
+}

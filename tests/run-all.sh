@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Run guise's tests and print one closing line: `N passed, N failed, N skipped`.
+#
+#   bash tests/run-all.sh [--unit-only|--integration-only]
+#
+# Unit tests: every build/{release,asan}/tests/unit/test_* binary, one case each (cmocka
+# prints its own lines).  Integration tests: every tests/integration/test_*.sh, run as the
+# unprivileged user guise-test when this runs as root (as yourself otherwise), one case per
+# test_* function.  `make check` builds everything first.
+#
+# Environment:
+#   GUISE_BIN                 guise binary under test (default build/asan/guise)
+#   GUISE_TEST_CACHE          fixture cache (default /var/cache/guise-tests)
+#   GUISE_TEST_FILTER         only integration tests whose function name matches this regex
+#   GUISE_TEST_FILES          only these integration files (space separated basenames)
+#   GUISE_TEST_FILE_TIMEOUT   seconds per integration file (default 600)
+#   GUISE_TEST_KEEP=1         keep the run directory and failed tests' temp dirs
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 2
+REPO=$(pwd)
+
+mode=all
+case "${1:-}" in
+"") ;;
+--unit-only) mode=unit ;;
+--integration-only) mode=integration ;;
+*)
+  echo "usage: $0 [--unit-only|--integration-only]" >&2
+  exit 2
+  ;;
+esac
+
+passed=0
+failed=0
+skipped=0
+failures=()
+
+count() { # count ok|FAIL|skip NAME [REASON]
+  case "$1" in
+  ok) passed=$((passed + 1)) ;;
+  skip) skipped=$((skipped + 1)) ;;
+  FAIL)
+    failed=$((failed + 1))
+    failures+=("$2")
+    ;;
+  esac
+}
+
+run_unit_tests() {
+  local found=0 bin name status
+  for bin in build/release/tests/unit/test_* build/asan/tests/unit/test_*; do
+    # The unit directories also hold test_*.o and test_*.d.
+    if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then continue; fi
+    case "${bin##*/}" in *.*) continue ;; esac
+    found=1
+    name=${bin#build/}
+    echo "# unit $name"
+    timeout --kill-after=10 300 "$bin"
+    status=$?
+    if [ $status -eq 0 ]; then
+      echo "ok - unit $name"
+      count ok "unit $name"
+    else
+      echo "FAIL - unit $name: exit status $status$([ $status -eq 124 ] && echo ' (timed out)')"
+      count FAIL "unit $name"
+    fi
+  done
+  if [ $found -eq 0 ]; then
+    echo "skip - unit tests: no binaries in build/*/tests/unit (run make units)"
+    count skip "unit tests"
+  fi
+}
+
+run_integration_tests() {
+  local guise=${GUISE_BIN:-build/asan/guise}
+  if [ ! -x "$guise" ]; then
+    echo "FAIL - integration: guise binary $guise not found (make asan, or set GUISE_BIN)"
+    count FAIL "integration: no guise binary"
+    return
+  fi
+  local user=${GUISE_TEST_USER:-guise-test} as_root=0
+  if [ "$(id -u)" -eq 0 ]; then
+    as_root=1
+    bash tests/setup/test-user.sh || {
+      echo "FAIL - integration: creating the test user failed"
+      count FAIL "integration: test user"
+      return
+    }
+    # A fixture that cannot be built is a failure, but the tests that do not need it still
+    # run (the others skip).
+    bash tests/setup/fixtures.sh busybox || {
+      echo "FAIL - integration: building the busybox fixture failed"
+      count FAIL "integration: busybox fixture"
+    }
+    bash tests/setup/fixtures.sh bookworm || {
+      echo "FAIL - integration: building the bookworm fixture failed"
+      count FAIL "integration: bookworm fixture"
+    }
+  else
+    echo "# not root: integration tests run as $(id -un), not $user"
+    [ -r "${GUISE_TEST_CACHE:-/var/cache/guise-tests}/busybox.tar" ] ||
+      echo "# fixtures missing: tests needing them skip (sudo bash tests/setup/fixtures.sh)"
+  fi
+
+  # The repository may be unreadable for the test user (CI clones into a mode-700 mktemp
+  # dir), so everything the tests need is copied into a fresh world-readable directory.
+  # The rootfs trees are extracted under it too, and a noexec mount would make every
+  # binary in them (and guise itself) fail to run.
+  local base=/tmp run
+  [ $as_root -eq 1 ] || base=${TMPDIR:-/tmp}
+  if findmnt -no OPTIONS -T "$base" 2>/dev/null | grep -qw noexec; then
+    base=/var/tmp
+  fi
+  run=$(mktemp -d "$base/guise-itest.XXXXXX")
+  chmod 755 "$run"
+  mkdir -p "$run/bin" "$run/helpers" "$run/integration" "$run/setup" "$run/fixtures" "$run/tmp"
+  cp "$guise" "$run/bin/guise"
+  cp build/helpers/* "$run/helpers/" 2>/dev/null || true
+  cp tests/integration/*.sh "$run/integration/"
+  cp tests/setup/*.sh "$run/setup/" # some tests source setup scripts (registry.sh)
+  [ -d fixtures ] && cp -r fixtures/. "$run/fixtures/"
+  chmod -R a+rX "$run"
+  : >"$run/results"
+  if [ $as_root -eq 1 ]; then
+    chown "$user:" "$run/tmp" "$run/results"
+    chmod 700 "$run/tmp"
+  fi
+
+  export GUISE="$run/bin/guise" GUISE_HELPERS="$run/helpers" GUISE_FIXTURES="$run/fixtures"
+  export GUISE_TEST_CACHE=${GUISE_TEST_CACHE:-/var/cache/guise-tests}
+  export GUISE_TEST_RESULTS="$run/results" TMPDIR="$run/tmp"
+  # Leaks count: LeakSanitizer works for the unprivileged test user, also inside a user and
+  # pid namespace (checked with unshare -Ur --pid), so detect_leaks=0 is not needed.
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+  export GUISE_TEST_PASSENV="GUISE GUISE_HELPERS GUISE_FIXTURES GUISE_TEST_CACHE GUISE_TEST_RESULTS
+    TMPDIR ASAN_OPTIONS UBSAN_OPTIONS GUISE_TEST_FILTER GUISE_TEST_KEEP GUISE_TEST_TIMEOUT"
+  local runner=$user
+  [ $as_root -eq 1 ] || runner=$(id -un)
+  echo "# integration tests: $GUISE (from $guise) as $runner"
+
+  local file base status before after timeout_s=${GUISE_TEST_FILE_TIMEOUT:-600}
+  for file in "$run"/integration/test_*.sh; do
+    [ -e "$file" ] || continue
+    base=${file##*/}
+    if [ -n "${GUISE_TEST_FILES:-}" ] && [[ " $GUISE_TEST_FILES " != *" $base "* ]] &&
+      [[ " $GUISE_TEST_FILES " != *" ${base%.sh} "* ]]; then
+      continue
+    fi
+    echo "# integration/$base"
+    before=$(wc -l <"$run/results")
+    # timeout(1) runs programs, not shell functions, hence test-user.sh's exec mode.
+    (cd "$run/tmp" && timeout --kill-after=10 "$timeout_s" \
+      bash "$REPO/tests/setup/test-user.sh" exec bash "$file")
+    status=$?
+    after=$(wc -l <"$run/results")
+    if [ $status -eq 124 ] || [ $status -eq 137 ]; then
+      echo "FAIL - $base: timed out after ${timeout_s}s"
+      count FAIL "$base (timeout)"
+    elif [ $status -ne 0 ] && ! tail -n +$((before + 1)) "$run/results" | grep -q '^FAIL '; then
+      echo "FAIL - $base: exited with status $status without a failed case"
+      count FAIL "$base (exit $status)"
+    fi
+    [ "$after" -gt "$before" ] || [ $status -ne 0 ] ||
+      echo "# $base defined no test (or all were filtered out)"
+  done
+
+  local result name
+  while read -r result name; do
+    count "$result" "$name"
+  done <"$run/results"
+
+  if [ "${GUISE_TEST_KEEP:-}" = 1 ]; then
+    echo "# kept $run"
+  else
+    chmod -R u+rwX "$run" 2>/dev/null
+    rm -rf --one-file-system "$run"
+  fi
+}
+
+[ $mode = integration ] || run_unit_tests
+[ $mode = unit ] || run_integration_tests
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "# failed:"
+  printf '#   %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ]
