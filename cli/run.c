@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "fakefs/db.h"
 #include "runtime/container.h"
 #include "runtime/oci_config.h"
 #include "runtime/spec.h"
@@ -39,6 +40,13 @@ static void run_usage(FILE *out)
         "      --cap-add CAP, --cap-drop CAP   change the capability set (ALL accepted)\n"
         "      --security-opt no-new-privileges[=true|false]\n"
         "      --ulimit NAME=SOFT[:HARD]       set a resource limit, e.g. nofile=1024:2048\n"
+        "      --no-fake           do not fake root (chown, mknod, set*id... fail as they would)\n"
+        "      --fake-db FILE      faked-state database (default: ROOTFS.fakefs.db next to the\n"
+        "                          rootfs)\n"
+        "\n"
+        "By default the calls an unprivileged root cannot make (chown to other ids, mknod of\n"
+        "devices, set*id, privileged xattrs) are faked and their results recorded in the\n"
+        "rootfs's faked-state database, which stat and get*id then report (see guise db).\n"
         "\n"
         "Exit status: the command's; 128+N if killed by signal N; 125 if guise failed;\n"
         "126 if the command cannot be executed; 127 if it was not found.\n",
@@ -60,6 +68,8 @@ enum {
   OPT_CAP_DROP,
   OPT_SECURITY_OPT,
   OPT_ULIMIT,
+  OPT_NO_FAKE,
+  OPT_FAKE_DB,
 };
 
 static const struct option run_options[] = {
@@ -84,20 +94,30 @@ static const struct option run_options[] = {
     {"cap-drop", required_argument, NULL, OPT_CAP_DROP},
     {"security-opt", required_argument, NULL, OPT_SECURITY_OPT},
     {"ulimit", required_argument, NULL, OPT_ULIMIT},
+    {"no-fake", no_argument, NULL, OPT_NO_FAKE},
+    {"fake-db", required_argument, NULL, OPT_FAKE_DB},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
-/* Options that only make sense for --rootfs, remembered to apply after a bundle is loaded. */
+/* The command line, remembered and applied on top of the spec (from defaults or from a
+ * bundle's config.json, which replaces everything it describes). */
 struct run_request {
   const char *rootfs;
   const char *bundle;
+  const char *hostname;
+  const char *workdir;
+  const char *user;
+  const char *fake_db;
   char **env;
   char **volumes;
   char **tmpfs;
+  char **ulimits;
   uint64_t cap_add, cap_drop;
+  int net;          /* -1: not given */
   int no_new_privs; /* -1: not given */
   int use_init;     /* -1: not given */
+  bool stdin_open, terminal, read_only, no_fake;
 };
 
 static void add_env(char ***env, const char *entry)
@@ -213,13 +233,13 @@ static int parse_user(const char *text, struct container_spec *spec, guise_error
   errno = 0;
   unsigned long uid = strtoul(text, &end, 10);
   if (errno != 0 || end == text || (*end != '\0' && *end != ':'))
-    return guise_fail(err, 0, "--user %s: expected numeric UID[:GID] (names need an image)", text);
+    return guise_fail(err, 0, "parsing --user %s failed: expected numeric UID[:GID]", text);
   unsigned long gid = uid;
   if (*end == ':') {
     const char *g = end + 1;
     gid = strtoul(g, &end, 10);
     if (errno != 0 || end == g || *end != '\0')
-      return guise_fail(err, 0, "--user %s: expected numeric UID[:GID]", text);
+      return guise_fail(err, 0, "parsing --user %s failed: expected numeric UID[:GID]", text);
   }
   spec->uid = (uid_t)uid;
   spec->gid = (gid_t)gid;
@@ -253,6 +273,12 @@ static int parse_args(int argc, char **argv, struct container_spec *spec, struct
     uint64_t mask = 0;
     struct rlimit_spec rl;
     switch (c) {
+    case OPT_NO_FAKE:
+      req->no_fake = true;
+      break;
+    case OPT_FAKE_DB:
+      req->fake_db = optarg;
+      break;
     case OPT_ROOTFS:
       req->rootfs = optarg;
       break;
@@ -264,14 +290,13 @@ static int parse_args(int argc, char **argv, struct container_spec *spec, struct
       spec->id = strdup(optarg);
       break;
     case OPT_HOSTNAME:
-      free(spec->hostname);
-      spec->hostname = strdup(optarg);
+      req->hostname = optarg;
       break;
     case OPT_NET:
       if (strcmp(optarg, "host") == 0)
-        spec->net = NET_HOST;
+        req->net = NET_HOST;
       else if (strcmp(optarg, "none") == 0)
-        spec->net = NET_NONE;
+        req->net = NET_NONE;
       else
         return guise_fail(err, 0, "--net %s: expected host or none", optarg);
       break;
@@ -285,18 +310,18 @@ static int parse_args(int argc, char **argv, struct container_spec *spec, struct
     case 'w':
       if (optarg[0] != '/')
         return guise_fail(err, 0, "--workdir %s: must be an absolute path", optarg);
-      free(spec->cwd);
-      spec->cwd = strdup(optarg);
+      req->workdir = optarg;
       break;
     case 'u':
-      if (parse_user(optarg, spec, err) < 0)
+      if (parse_user(optarg, spec, err) < 0) /* checked now, applied later */
         return -1;
+      req->user = optarg;
       break;
     case 'i':
-      spec->stdin_open = true;
+      req->stdin_open = true;
       break;
     case 't':
-      spec->terminal = true;
+      req->terminal = true;
       break;
     case OPT_INIT:
       req->use_init = 1;
@@ -305,7 +330,7 @@ static int parse_args(int argc, char **argv, struct container_spec *spec, struct
       req->use_init = 0;
       break;
     case OPT_READ_ONLY:
-      spec->readonly_rootfs = true;
+      req->read_only = true;
       break;
     case 'v':
       strv_append(&req->volumes, optarg);
@@ -330,9 +355,9 @@ static int parse_args(int argc, char **argv, struct container_spec *spec, struct
         return -1;
       break;
     case OPT_ULIMIT:
-      if (spec_parse_ulimit(optarg, &rl, err) < 0)
+      if (spec_parse_ulimit(optarg, &rl, err) < 0) /* checked now, applied later */
         return -1;
-      spec_add_rlimit(spec, &rl);
+      strv_append(&req->ulimits, optarg);
       break;
     case 'h':
       run_usage(stdout);
@@ -352,6 +377,27 @@ static int parse_args(int argc, char **argv, struct container_spec *spec, struct
  * from defaults. */
 static int apply_request(struct container_spec *spec, struct run_request *req, guise_error **err)
 {
+  if (req->hostname != NULL) {
+    free(spec->hostname);
+    spec->hostname = strdup(req->hostname);
+  }
+  if (req->net >= 0)
+    spec->net = (enum net_mode)req->net;
+  if (req->workdir != NULL) {
+    free(spec->cwd);
+    spec->cwd = strdup(req->workdir);
+  }
+  if (req->user != NULL && parse_user(req->user, spec, err) < 0)
+    return -1;
+  spec->stdin_open |= req->stdin_open;
+  spec->terminal |= req->terminal;
+  spec->readonly_rootfs |= req->read_only;
+  for (size_t i = 0; req->ulimits != NULL && req->ulimits[i] != NULL; i++) {
+    struct rlimit_spec rl;
+    if (spec_parse_ulimit(req->ulimits[i], &rl, err) < 0)
+      return -1;
+    spec_add_rlimit(spec, &rl);
+  }
   for (size_t i = 0; req->env != NULL && req->env[i] != NULL; i++)
     strv_append(&spec->env, req->env[i]);
   for (size_t i = 0; req->volumes != NULL && req->volumes[i] != NULL; i++)
@@ -375,7 +421,7 @@ static int apply_request(struct container_spec *spec, struct run_request *req, g
 
 static int build_spec(int argc, char **argv, struct container_spec *spec, guise_error **err)
 {
-  struct run_request req = {.no_new_privs = -1, .use_init = -1};
+  struct run_request req = {.net = -1, .no_new_privs = -1, .use_init = -1};
   int rc = -1;
   spec->net = NET_HOST;
   spec->umask = 022;
@@ -396,7 +442,7 @@ static int build_spec(int argc, char **argv, struct container_spec *spec, guise_
   } else {
     char path[PATH_MAX];
     if (realpath(req.rootfs, path) == NULL) {
-      guise_fail_errno(err, "rootfs %s", req.rootfs);
+      guise_fail_errno(err, "opening rootfs %s failed", req.rootfs);
       goto out;
     }
     spec->rootfs = strdup(path);
@@ -405,21 +451,30 @@ static int build_spec(int argc, char **argv, struct container_spec *spec, guise_
       goto out;
     }
     spec->argv = strv_copy(argv + optind);
+    if (req.net >= 0) /* the default mounts depend on it (/sys of the right namespace) */
+      spec->net = (enum net_mode)req.net;
     spec_add_default_mounts(spec);
     spec->provide_etc_files = true;
     spec->use_init = true;
     spec->no_new_privs = true;
-    spec->cap_bounding = spec->cap_effective = spec->cap_permitted = spec->cap_inheritable =
-        spec_default_capabilities();
+    /* Docker's: the default set bounds, is permitted and effective; none is inheritable. */
+    spec->cap_bounding = spec->cap_effective = spec->cap_permitted = spec_default_capabilities();
   }
   if (apply_request(spec, &req, err) < 0)
     goto out;
-  spec_init_defaults(spec);
+  spec_init_defaults(spec, req.bundle != NULL);
+  if (!req.no_fake) {
+    if (req.fake_db != NULL)
+      spec->fake_db = strdup(req.fake_db);
+    else if (fakefs_db_path_for_rootfs(spec->rootfs, &spec->fake_db, err) < 0)
+      goto out;
+  }
   rc = 0;
 out:
   strv_free(req.env);
   strv_free(req.volumes);
   strv_free(req.tmpfs);
+  strv_free(req.ulimits);
   return rc;
 }
 

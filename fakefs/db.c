@@ -454,6 +454,28 @@ int fakefs_db_adopt_dev(struct fakefs_db *db, uint64_t dev, guise_error **err)
   return load_cache(db, err);
 }
 
+int fakefs_db_forget_other_devs(struct fakefs_db *db, uint64_t keep_dev, guise_error **err)
+{
+  if (db->count == 0) return 0;
+  if (need_writable(db, err) < 0) return -1;
+  char sql[256];
+  snprintf(sql, sizeof(sql),
+           "BEGIN IMMEDIATE;"
+           "DELETE FROM files WHERE dev != %lld;"
+           "DELETE FROM xattrs WHERE dev != %lld;"
+           "COMMIT",
+           (long long)keep_dev, (long long)keep_dev);
+  if (exec_sql(db, sql, err) < 0) {
+    sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+  }
+  if (sqlite3_changes(db->sql) == 0) return 0;
+  free(db->slots);
+  db->slots = NULL;
+  db->nslots = db->count = 0;
+  return load_cache(db, err);
+}
+
 /* --------------------------------------------------------------------------------------------- */
 
 void fakefs_key_from_statx(const struct statx *stx, struct fakefs_key *key)

@@ -79,6 +79,10 @@ int fakefs_db_schema_version(void);
  * last used with another rootfs device, every row of that device is moved to dev. */
 int fakefs_db_adopt_dev(struct fakefs_db *db, uint64_t dev, guise_error **err);
 
+/* Drop every row (and its xattrs) of a device other than keep_dev: state faked on a
+ * container's own mounts (its /dev, tmpfs) is gone with the container. */
+int fakefs_db_forget_other_devs(struct fakefs_db *db, uint64_t keep_dev, guise_error **err);
+
 /* Group many writes into one transaction (optional; every write is atomic on its own). */
 int fakefs_db_begin(struct fakefs_db *db, guise_error **err);
 int fakefs_db_commit(struct fakefs_db *db, guise_error **err);

@@ -16,6 +16,8 @@ struct fakefs_policy {
   struct fakefs_db *db;
   struct fakefs_files files;
   bool have_files;
+  bool have_rootfs;
+  dev_t rootfs_dev;
 };
 
 static void policy_process_exited(void *ctx, pid_t tgid)
@@ -43,6 +45,10 @@ int fakefs_policy_new(const char *db_path, const char *rootfs, struct fakefs_pol
         goto fail;
       }
       if (fakefs_db_adopt_dev(fp->db, st.st_dev, err) < 0)
+        goto fail;
+      fp->rootfs_dev = st.st_dev;
+      fp->have_rootfs = true;
+      if (fakefs_policy_forget_volatile(fp, err) < 0) /* left by a session that was killed */
         goto fail;
     }
     if (fakefs_files_init(&fp->files, fp->db, getuid(), getgid(), rootfs, fp->creds, err) < 0)
@@ -74,4 +80,27 @@ void fakefs_policy_free(struct fakefs_policy *fp)
 const struct tracer_policy *fakefs_policy_tracer(struct fakefs_policy *fp)
 {
   return &fp->tp;
+}
+
+void fakefs_policy_tracees_in_userns(struct fakefs_policy *fp)
+{
+  if (fp->have_files)
+    fp->files.kernel_maps_ids = true;
+}
+
+void fakefs_policy_filter_shape(struct tracer_policy *out, bool with_files)
+{
+  /* The register functions only store their context pointer; nothing dereferences it here. */
+  static struct fakefs_files unused_files;
+  *out = (struct tracer_policy){0};
+  if (with_files)
+    fakefs_files_register(out, &unused_files);
+  fakefs_cred_register(out, NULL);
+}
+
+int fakefs_policy_forget_volatile(struct fakefs_policy *fp, guise_error **err)
+{
+  if (fp->db == NULL || !fp->have_rootfs)
+    return 0;
+  return fakefs_db_forget_other_devs(fp->db, fp->rootfs_dev, err);
 }

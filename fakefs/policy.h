@@ -24,4 +24,18 @@ static inline void fakefs_policy_freep(struct fakefs_policy **fp)
 /* The tracer_policy to pass to tracer_child_install / tracer_serve (owned by fp). */
 const struct tracer_policy *fakefs_policy_tracer(struct fakefs_policy *fp);
 
+/* Drop the faked state of files outside the rootfs's filesystem (a container's /dev and tmpfs
+ * mounts): call when the container is gone.  No-op without a database or rootfs. */
+int fakefs_policy_forget_volatile(struct fakefs_policy *fp, guise_error **err);
+
+/* The tracees run in a user namespace that maps the caller's uid and gid to 0 (guise run): the
+ * kernel already shows files without a row as the container should see them, so those stat
+ * calls need no answer from the supervisor. */
+void fakefs_policy_tracees_in_userns(struct fakefs_policy *fp);
+
+/* Which calls a policy from fakefs_policy_new intercepts (with_files: a database was given),
+ * without opening anything: for the process that installs the filter, which must not share the
+ * supervisor's database connection.  The handlers in *out are never to be called. */
+void fakefs_policy_filter_shape(struct tracer_policy *out, bool with_files);
+
 #endif

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runtime/fake_supervisor.h"
 #include "runtime/net.h"
 #include "runtime/process.h"
 #include "runtime/pty.h"
@@ -32,6 +33,10 @@ struct child_args {
   bool have_size;
   struct winsize size;
   sigset_t parent_mask;
+  /* Syscall faking: the socket to send the seccomp listener over (-1: no faking) and the
+   * calls the filter intercepts. */
+  int fake_sock;
+  const struct tracer_policy *fake_filter;
 };
 
 static int write_id_maps(uid_t uid, gid_t gid, guise_error **err)
@@ -80,7 +85,7 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
     goto fail;
   if (spec->net == NET_NONE && net_loopback_up(&err) < 0)
     goto fail;
-  if (sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
+  if (spec->hostname != NULL && sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
     guise_fail_errno(&err, "set hostname %s", spec->hostname);
     goto fail;
   }
@@ -102,6 +107,13 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
   }
   if (a->sync_fd >= 0)
     close(a->sync_fd);
+  /* After the setup (which the filter must not see) and before anything of the image runs.
+   * Init is filtered too, so the supervisor lives until the last process of the container. */
+  if (a->fake_sock >= 0) {
+    if (tracer_child_install(a->fake_sock, a->fake_filter, &err) < 0)
+      goto fail;
+    close(a->fake_sock);
+  }
 
   if (!spec->use_init)
     exec_command(a, slave);
@@ -161,7 +173,7 @@ static void sync_window_size(int master)
 
 /* Wait for the container, forwarding signals and (with a terminal) proxying its pty. */
 static int supervise(const struct container_spec *spec, pid_t child, int sigfd, int master,
-                     int *exit_status, guise_error **err)
+                     struct fake_supervisor *faker, int *exit_status, guise_error **err)
 {
   bool child_running = true, pty_open = master >= 0;
   bool stdin_open = master >= 0 && spec->stdin_open;
@@ -185,6 +197,10 @@ static int supervise(const struct container_spec *spec, pid_t child, int sigfd, 
       struct signalfd_siginfo si;
       if (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (si.ssi_signo == SIGCHLD) {
+          /* Without its supervisor the container's faked calls would fail with ENOSYS: stop
+           * it rather than let it go on with a half-faked view. */
+          if (fake_supervisor_reap(faker, false, err) < 0)
+            return guise_error_prefix(err, "container stopped");
           int wstatus;
           if (waitpid(child, &wstatus, WNOHANG) == child) {
             *exit_status = process_exit_status(wstatus);
@@ -229,6 +245,7 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
       .host_uid = geteuid(),
       .host_gid = getegid(),
       .sync_fd = -1,
+      .fake_sock = -1,
   };
   _cleanup_close_ int parent_sock = -1;
   if (spec->terminal) {
@@ -255,15 +272,31 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
     return guise_fail(err, saved, "create a signalfd");
   }
 
+  /* Started first (it inherits the blocked signals), so that a database it cannot open is
+   * reported before anything runs. */
+  struct fake_supervisor faker = {.pid = -1, .container_sock = -1, .status_fd = -1};
+  if (spec->fake_db != NULL) {
+    if (fake_supervisor_start(&faker, spec->fake_db, spec->rootfs, err) < 0) {
+      if (args.sync_fd >= 0)
+        close(args.sync_fd);
+      sigprocmask(SIG_SETMASK, &args.parent_mask, NULL);
+      return -1;
+    }
+    args.fake_sock = faker.container_sock;
+    args.fake_filter = &faker.filter_shape;
+  }
+
   pid_t child = clone_container(spec, err);
+  if (child == 0)
+    child_main(&args);
+  fake_supervisor_close_container_end(&faker);
   if (child < 0) {
     if (args.sync_fd >= 0)
       close(args.sync_fd);
+    fake_supervisor_reap(&faker, true, NULL);
     sigprocmask(SIG_SETMASK, &args.parent_mask, NULL);
     return -1;
   }
-  if (child == 0)
-    child_main(&args);
   if (args.sync_fd >= 0)
     close(args.sync_fd);
 
@@ -278,11 +311,19 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
     }
   }
   *exit_status = 125;
-  int rc = supervise(spec, child, sigfd, master, exit_status, err);
+  int rc = supervise(spec, child, sigfd, master, &faker, exit_status, err);
   raw_terminal_leave(&raw);
   if (rc < 0) {
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
+    fake_supervisor_reap(&faker, true, NULL);
+  } else if (fake_supervisor_reap(&faker, true, err) < 0) {
+    /* A container that could not even be set up has said why; the supervisor only saw it go. */
+    if (*exit_status == 125) {
+      guise_error_release(err);
+    } else {
+      rc = guise_error_prefix(err, "the container's faked state is incomplete");
+    }
   }
   sigprocmask(SIG_SETMASK, &args.parent_mask, NULL);
   return rc;

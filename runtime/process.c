@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,11 @@ int process_apply_privileges(const struct container_spec *spec, guise_error **er
 int process_exec(const struct container_spec *spec, int *status, guise_error **err)
 {
   extern char **environ;
+  /* A container starts with default signal dispositions, whatever guise's caller ignored
+   * (a shell's background job ignores SIGINT and SIGQUIT, nohup SIGHUP). */
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      signal(sig, SIG_DFL);
   environ = spec->env; /* execvp searches the container's PATH, not guise's */
   execvp(spec->argv[0], spec->argv);
   int saved = errno;

@@ -277,7 +277,7 @@ static bool env_has(char *const *env, const char *name)
   return false;
 }
 
-void spec_init_defaults(struct container_spec *spec)
+void spec_init_defaults(struct container_spec *spec, bool from_bundle)
 {
   if (spec->id == NULL) {
     unsigned char bytes[6];
@@ -291,6 +291,12 @@ void spec_init_defaults(struct container_spec *spec)
         snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
     }
     spec->id = strdup(hex);
+  }
+  if (from_bundle) {
+    /* config.json is complete; like runc, only HOME is filled in when missing. */
+    if (!env_has(spec->env, "HOME"))
+      strv_append(&spec->env, spec->uid == 0 ? "HOME=/root" : "HOME=/");
+    return;
   }
   if (spec->hostname == NULL)
     spec->hostname = strdup(spec->id);

@@ -106,8 +106,10 @@ void spec_add_rlimit(struct container_spec *spec, const struct rlimit_spec *r);
 int spec_parse_mount_options(struct mount_spec *m, char *const *options, size_t n,
                              guise_error **err);
 
-/* Fill defaults (id, hostname, env PATH/HOME/TERM, caps) for fields left empty. */
-void spec_init_defaults(struct container_spec *spec);
+/* Fill defaults for fields left empty: the id; for a spec made from the command line also the
+ * hostname and env PATH/HOSTNAME/HOME/TERM; for one from a bundle (complete by definition) only
+ * HOME, as runc does. */
+void spec_init_defaults(struct container_spec *spec, bool from_bundle);
 
 void spec_free(struct container_spec *spec);
 

@@ -1,0 +1,171 @@
+#include "runtime/fake_supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fakefs/policy.h"
+#include "util/cleanup.h"
+#include "util/fileio.h"
+
+/* The status pipe carries READY once the database is open (FAILED instead if it cannot be),
+ * then, if the supervisor fails, its error message until it exits. */
+#define READY 'R'
+#define FAILED 'F'
+
+static void report(int status_fd, guise_error *err)
+{
+  if (err != NULL && err->msg != NULL)
+    write_all(status_fd, err->msg, strlen(err->msg));
+}
+
+static __attribute__((noreturn)) void supervisor_main(int sock, int status_fd, const char *db_path,
+                                                      const char *rootfs)
+{
+  _cleanup_error_ guise_error *err = NULL;
+  prctl(PR_SET_NAME, "guise-fakefs", 0, 0, 0);
+  /* The terminal's signals are for the container, which guise forwards them to; anything
+   * else that kills the supervisor is noticed by guise. */
+  static const int ignored[] = {SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU, SIGHUP, SIGPIPE};
+  for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+    signal(ignored[i], SIG_IGN);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  /* Holding the caller's stdin/stdout would keep a pipe open after the container is done. */
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    close(null);
+  }
+
+  _cleanup_fakefs_policy_ struct fakefs_policy *fp = NULL;
+  if (fakefs_policy_new(db_path, rootfs, &fp, &err) < 0) {
+    char failed = FAILED;
+    write_all(status_fd, &failed, 1);
+    report(status_fd, err);
+    _exit(125);
+  }
+  fakefs_policy_tracees_in_userns(fp);
+  char ready = READY;
+  if (write_all(status_fd, &ready, 1) < 0)
+    _exit(125);
+  int r = tracer_serve(sock, 0, fakefs_policy_tracer(fp), NULL, &err);
+  if (r == 0)
+    r = fakefs_policy_forget_volatile(fp, &err);
+  if (r < 0) {
+    report(status_fd, err);
+    _exit(1);
+  }
+  fakefs_policy_free(steal_ptr(&fp)); /* closes the database: the WAL is checkpointed */
+  _exit(0);
+}
+
+int fake_supervisor_start(struct fake_supervisor *sup, const char *db_path, const char *rootfs,
+                          guise_error **err)
+{
+  *sup = (struct fake_supervisor){.pid = -1, .container_sock = -1, .status_fd = -1};
+  int pair[2], status[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+    return guise_fail_errno(err, "create the syscall-faking supervisor's socket pair");
+  if (pipe2(status, O_CLOEXEC) < 0) {
+    int e = errno;
+    close(pair[0]);
+    close(pair[1]);
+    return guise_fail(err, e, "create the syscall-faking supervisor's status pipe");
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(pair[0]);
+    close(pair[1]);
+    close(status[0]);
+    close(status[1]);
+    return guise_fail(err, e, "fork the syscall-faking supervisor");
+  }
+  if (pid == 0) {
+    /* Not holding the container's end lets it see the container fail before sending. */
+    close(pair[1]);
+    close(status[0]);
+    supervisor_main(pair[0], status[1], db_path, rootfs);
+  }
+  close(pair[0]);
+  close(status[1]);
+  sup->pid = pid;
+  sup->container_sock = pair[1];
+  sup->status_fd = status[0];
+  fakefs_policy_filter_shape(&sup->filter_shape, true);
+
+  char first;
+  ssize_t n;
+  do
+    n = read(sup->status_fd, &first, 1);
+  while (n < 0 && errno == EINTR);
+  if (n == 1 && first == READY)
+    return 0;
+  /* It failed: its message follows (or it died without one). */
+  guise_error *why = NULL;
+  fake_supervisor_reap(sup, true, &why);
+  if (why == NULL)
+    guise_fail(&why, 0, "the syscall-faking supervisor exited before opening %s", db_path);
+  *err = why;
+  fake_supervisor_close_container_end(sup);
+  return -1;
+}
+
+static void read_message(int fd, char *buf, size_t size)
+{
+  size_t len = 0;
+  while (len + 1 < size) {
+    ssize_t n = read(fd, buf + len, size - 1 - len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    len += (size_t)n;
+  }
+  buf[len] = '\0';
+}
+
+int fake_supervisor_reap(struct fake_supervisor *sup, bool block, guise_error **err)
+{
+  if (sup->pid <= 0)
+    return 1;
+  int wstatus;
+  pid_t r;
+  do
+    r = waitpid(sup->pid, &wstatus, block ? 0 : WNOHANG);
+  while (r < 0 && errno == EINTR);
+  if (r == 0)
+    return 0;
+  pid_t pid = sup->pid;
+  sup->pid = -1;
+  if (r < 0)
+    return guise_fail_errno(err, "wait for the syscall-faking supervisor (pid %d)", (int)pid);
+  char msg[1024];
+  read_message(sup->status_fd, msg, sizeof(msg));
+  close(sup->status_fd);
+  sup->status_fd = -1;
+  if (WIFSIGNALED(wstatus))
+    return guise_fail(err, 0, "the syscall-faking supervisor (pid %d) was killed by signal %d (%s)",
+                      (int)pid, WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+  if (WEXITSTATUS(wstatus) != 0)
+    return guise_fail(err, 0, "the syscall-faking supervisor failed: %s",
+                      msg[0] != '\0' ? msg : "exited without a message");
+  return 1;
+}
+
+void fake_supervisor_close_container_end(struct fake_supervisor *sup)
+{
+  if (sup->container_sock >= 0)
+    close(sup->container_sock);
+  sup->container_sock = -1;
+}

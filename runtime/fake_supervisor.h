@@ -1,0 +1,40 @@
+/* The syscall-faking supervisor of a container: a process of its own, forked by guise before
+ * the container, that opens the rootfs's faked-state database, receives the seccomp listener
+ * from the container's first process and answers its intercepted calls (fakefs/ handlers over
+ * the tracer/) until the last container process is gone.
+ *
+ * Why a separate process: guise's own process keeps forwarding signals and proxying the
+ * terminal, and a supervisor that dies (killed, out of memory) is noticed by guise, which then
+ * stops the container with a message, rather than letting it go on with every faked call
+ * failing with ENOSYS. */
+#ifndef GUISE_RUNTIME_FAKE_SUPERVISOR_H
+#define GUISE_RUNTIME_FAKE_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "tracer/tracer.h"
+#include "util/error.h"
+
+struct fake_supervisor {
+  pid_t pid;
+  int container_sock;                /* the container's end: its first process sends the listener */
+  int status_fd;                     /* readiness, then the supervisor's error message */
+  struct tracer_policy filter_shape; /* which calls to intercept (tracer_child_install) */
+};
+
+/* Fork the supervisor for rootfs with database db_path, and wait until it has opened the
+ * database (so that a database it cannot use is reported before the container starts).  The
+ * signal mask of the caller is inherited: block what the supervisor must not receive. */
+int fake_supervisor_start(struct fake_supervisor *sup, const char *db_path, const char *rootfs,
+                          guise_error **err);
+
+/* Reap the supervisor if it has exited (block: wait for it).  Returns 1 when it has exited,
+ * 0 when still running (non-blocking only), -1 with *err when it failed or was killed: the
+ * faked state of the container's calls can no longer be trusted. */
+int fake_supervisor_reap(struct fake_supervisor *sup, bool block, guise_error **err);
+
+/* Parent's cleanup: close the container's end after the container has been created. */
+void fake_supervisor_close_container_end(struct fake_supervisor *sup);
+
+#endif
