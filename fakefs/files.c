@@ -557,8 +557,10 @@ static void h_fchown(void *ctx, const struct syscall_event *ev, struct syscall_r
  * chmod family: the kernel does it (we own the files) unless the inode has a row, or its owner
  * is not ours on disk (a host directory mounted in, where the kernel would say EPERM). */
 
+/* force: answer even where the kernel could run the call itself (for a mode change that is
+ * the side effect of another call, e.g. setting an access ACL). */
 static void chmod_fd(struct fakefs_files *f, const struct syscall_event *ev,
-                     struct syscall_reply *r, int fd, uint32_t mode, bool nofollow)
+                     struct syscall_reply *r, int fd, uint32_t mode, bool nofollow, bool force)
 {
   mode &= 07777;
   struct statx stx;
@@ -576,7 +578,7 @@ static void chmod_fd(struct fakefs_files *f, const struct syscall_event *ev,
     return;
   }
   bool ours = stx.stx_uid == f->host_uid;
-  if (!has && ours) return; /* CONTINUE */
+  if (!has && ours && !force) return; /* CONTINUE */
   if (S_ISLNK(stx.stx_mode)) {
     if (nofollow) {
       reply_error(r, EOPNOTSUPP); /* the kernel refuses modes on symlinks */
@@ -628,7 +630,7 @@ static void chmod_path(struct fakefs_files *f, const struct syscall_event *ev,
   int rflags = ((atflags & AT_SYMLINK_NOFOLLOW) ? TRACEE_RESOLVE_NOFOLLOW : 0) |
                ((atflags & AT_EMPTY_PATH) ? TRACEE_RESOLVE_EMPTY_PATH : 0);
   _cleanup_close_ int fd = resolve(ev->tracee, dirfd, path, rflags, r);
-  if (fd >= 0) chmod_fd(f, ev, r, fd, mode, atflags & AT_SYMLINK_NOFOLLOW);
+  if (fd >= 0) chmod_fd(f, ev, r, fd, mode, atflags & AT_SYMLINK_NOFOLLOW, false);
 }
 
 static void h_chmod(void *ctx, const struct syscall_event *ev, struct syscall_reply *r)
@@ -655,7 +657,7 @@ static void h_fchmod(void *ctx, const struct syscall_event *ev, struct syscall_r
     reply_error(r, EBADF);
     return;
   }
-  chmod_fd(ctx, ev, r, fd, (uint16_t)ev->args[1], false);
+  chmod_fd(ctx, ev, r, fd, (uint16_t)ev->args[1], false, false);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1294,6 +1296,34 @@ static bool valid_capability(const unsigned char *v, size_t size)
   return (version == 0x02000000u && size == 20) || (version == 0x03000000u && size == 24);
 }
 
+/* The permission bits an access ACL (the system.posix_acl_access format: a version, then
+ * {tag, perm, id} entries) stands for, as the kernel derives them (posix_acl_equiv_mode):
+ * owner from USER_OBJ, group from MASK if there is one (else GROUP_OBJ), other from OTHER.
+ * *minimal: the ACL says nothing the mode does not (the kernel then stores no ACL).  -1 when
+ * malformed. */
+static int acl_equiv_mode(const unsigned char *v, size_t size, bool *minimal)
+{
+  enum { USER_OBJ = 0x01, USER = 0x02, GROUP_OBJ = 0x04, GROUP = 0x08, MASK = 0x10, OTHER = 0x20 };
+  if (size < 4 || (size - 4) % 8 != 0 || (v[0] | v[1] << 8) != 2 || v[2] != 0 || v[3] != 0)
+    return -1;
+  int user = -1, group = -1, mask = -1, other = -1;
+  *minimal = true;
+  for (size_t off = 4; off < size; off += 8) {
+    unsigned tag = v[off] | v[off + 1] << 8, perm = (v[off + 2] | v[off + 3] << 8) & 7;
+    switch (tag) {
+    case USER_OBJ: user = (int)perm; break;
+    case GROUP_OBJ: group = (int)perm; break;
+    case MASK: mask = (int)perm; *minimal = false; break;
+    case OTHER: other = (int)perm; break;
+    case USER:
+    case GROUP: *minimal = false; break;
+    default: return -1;
+    }
+  }
+  if (user < 0 || group < 0 || other < 0 || (!*minimal && mask < 0)) return -1;
+  return user << 6 | (mask >= 0 ? mask : group) << 3 | other;
+}
+
 static void xattr_set(struct fakefs_files *f, const struct syscall_event *ev,
                       struct syscall_reply *r, const struct xattr_target *xt, uint64_t name_addr,
                       uint64_t value_addr, uint64_t size, int flags)
@@ -1336,6 +1366,29 @@ static void xattr_set(struct fakefs_files *f, const struct syscall_event *ev,
     else
       reply_value(r, 0);
     return;
+  }
+  if (strcmp(name, "system.posix_acl_access") == 0) {
+    /* Setting an access ACL sets the permission bits too (sed -i and cp -p copy ACLs onto a
+     * mkstemp 0600 file and rely on it). */
+    bool minimal;
+    int bits = acl_equiv_mode(value, size, &minimal);
+    if (bits < 0) {
+      reply_error(r, EINVAL);
+      return;
+    }
+    struct fake_inode fi;
+    int has = fakefs_db_lookup(f->db, &key, &fi, &err);
+    if (has < 0) {
+      reply_err(r, &err);
+      return;
+    }
+    uint32_t shown = (has && (fi.fields & FAKEFS_FAKE_MODE)) ? fi.mode : stx.stx_mode;
+    chmod_fd(f, ev, r, fd, (shown & 07000) | (uint32_t)bits, false, true);
+    if (r->error != 0) return;
+    if (minimal) { /* nothing more to keep; an older full ACL goes */
+      if (fakefs_db_xattr_remove(f->db, &key, name, &err) < 0) reply_err(r, &err);
+      return;
+    }
   }
   _cleanup_free_ char *hint = hint_of(f, fd, NULL);
   if (fakefs_db_xattr_set(f->db, &key, name, value, size, flags, hint, &err) < 0) {

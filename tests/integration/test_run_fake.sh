@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# guise run fakes root by default: what the container changes that an unprivileged root cannot
+# really do is faked, recorded next to the rootfs and shown back; --no-fake turns it off; a
+# killed supervisor stops the container with a message.
+. "$(dirname "$0")/lib.sh"
+
+test_chown_faked_and_recorded() {
+  rootfs=$(fixture_rootfs busybox)
+  run_in "$rootfs" 'touch /f && chown 12:34 /f && stat -c "%u:%g" /f'
+  assert_status 0
+  assert_eq "12:34" "$OUT" "owner seen inside"
+  assert_eq "$(id -u):$(id -g)" "$(stat -c %u:%g "$rootfs/f")" "owner on disk"
+  [ -f "$rootfs.fakefs.db" ] || fail "no database next to the rootfs"
+  run_in "$rootfs" 'stat -c "%u:%g" /f'
+  assert_eq "12:34" "$OUT" "owner seen by a later container"
+  run_guise db --rootfs "$rootfs" show /f
+  assert_status 0
+  assert_contains "$OUT" "34" "guise db show"
+}
+
+test_device_node_faked() {
+  rootfs=$(fixture_rootfs busybox)
+  run_in "$rootfs" 'mknod /sda b 8 0 && mknod /null c 1 3 && stat -c "%F %t:%T" /sda /null'
+  assert_status 0
+  assert_line "block special file 8:0" "$OUT"
+  assert_line "character special file 1:3" "$OUT"
+  [ -f "$rootfs/sda" ] && [ ! -b "$rootfs/sda" ] || fail "expected a placeholder file on disk"
+}
+
+test_set_ids_faked() {
+  rootfs=$(fixture_rootfs bookworm)
+  run_in "$rootfs" 'setpriv --regid 65534 --groups 4,27 setpriv --reuid 65534 sh -c "id -u; id -g; id -G; touch /tmp/mine; stat -c %u:%g /tmp/mine"'
+  assert_status 0
+  assert_eq "65534
+65534
+65534 4 27
+65534:65534" "$OUT" "ids after setgroups/setresgid then setresuid, and a file created then"
+}
+
+test_no_fake_fails_like_the_kernel() {
+  rootfs=$(fixture_rootfs busybox)
+  run_in "$rootfs" 'touch /f; chown 12:34 /f' --no-fake
+  assert_ne 0 "$STATUS" "chown without faking"
+  assert_contains "$ERR" "Invalid argument" "the kernel's error"
+  [ ! -e "$rootfs.fakefs.db" ] || fail "--no-fake created a database"
+}
+
+test_fake_db_option() {
+  rootfs=$(fixture_rootfs busybox)
+  run_in "$rootfs" 'touch /f; chown 7:7 /f' --fake-db "$TEST_TMP/other.db"
+  assert_status 0
+  [ -f "$TEST_TMP/other.db" ] || fail "--fake-db FILE not used"
+  [ ! -e "$rootfs.fakefs.db" ] || fail "default database created despite --fake-db"
+}
+
+# sed -i and cp -p copy an access ACL onto a 0600 temporary file: the mode must follow it.
+test_access_acl_sets_mode() {
+  rootfs=$(fixture_rootfs bookworm)
+  run_in "$rootfs" 'echo a >/root/t && chmod 640 /root/t && sed -i s/a/b/ /root/t && stat -c %a /root/t'
+  assert_status 0
+  assert_eq 640 "$OUT" "mode after sed -i"
+}
+
+test_volatile_state_dropped() {
+  rootfs=$(fixture_rootfs busybox)
+  run_in "$rootfs" 'mknod /dev/xyz c 1 3 && touch /tmp/f && chown 5 /tmp/f' --tmpfs /tmp
+  assert_status 0
+  run_guise db --rootfs "$rootfs" check
+  assert_status 0
+}
+
+test_killed_supervisor_stops_container() {
+  rootfs=$(fixture_rootfs busybox)
+  start_guise run --rootfs "$rootfs" -- sh -c 'touch /f; echo started >/started; while :; do chown 1:1 /f; done'
+  wait_for_file "$rootfs/started" started
+  pkill -KILL -u "$(id -u)" -x guise-fakefs || fail "no guise-fakefs process found"
+  wait_guise 20
+  assert_status 125
+  assert_contains "$ERR" "syscall-faking supervisor" "message names the supervisor"
+  assert_contains "$ERR" "killed by signal 9" "message says how it died"
+  run_guise db --rootfs "$rootfs" check
+  assert_status 0
+  run_in "$rootfs" 'chown 3:3 /f && stat -c %u /f'
+  assert_status 0
+  assert_eq 3 "$OUT" "a rerun works"
+}
+
+test_unusable_database_reported_before_start() {
+  rootfs=$(fixture_rootfs busybox)
+  echo "not a database" >"$TEST_TMP/bad.db"
+  run_in "$rootfs" 'echo ran' --fake-db "$TEST_TMP/bad.db"
+  assert_status 125
+  assert_not_contains "$OUT" "ran" "the command must not run"
+  assert_contains "$ERR" "bad.db" "the error names the database"
+}
+
+run_tests
