@@ -25,6 +25,7 @@ LDLIBS := $(PKG_LIBS) -lpthread
 LIB_DIRS := util tracer fakefs runtime image builder
 LIB_SRC := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 CLI_SRC := $(wildcard cli/*.c)
+CORE_CLI_SRC := cli/run.c cli/fake.c cli/db.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
 
@@ -41,13 +42,24 @@ build/$(1)/libguise.a: $$($(1)_LIB_OBJ)
 	@mkdir -p $$(dir $$@)
 	rm -f $$@ && ar rcs $$@ $$^
 
-build/$(1)/guise: $$($(1)_CLI_OBJ) build/$(1)/libguise.a
+# guise-full: every command.  guise: the container commands only, linked --as-needed so that
+# it loads none of the image libraries (see cli/main.c); it runs guise-full for the rest.
+$(1)_CORE_OBJ := build/$(1)/cli/main-core.o $$(CORE_CLI_SRC:%.c=build/$(1)/%.o)
+
+build/$(1)/cli/main-core.o: cli/main.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(BASE_CFLAGS) $$($(2)) -DGUISE_CORE -c $$< -o $$@
+
+build/$(1)/guise-full: $$($(1)_CLI_OBJ) build/$(1)/libguise.a
 	$$(CC) $$($(2)) -o $$@ $$($(1)_CLI_OBJ) build/$(1)/libguise.a $$(LDLIBS)
+
+build/$(1)/guise: $$($(1)_CORE_OBJ) build/$(1)/libguise.a build/$(1)/guise-full
+	$$(CC) $$($(2)) -Wl,--as-needed -o $$@ $$($(1)_CORE_OBJ) build/$(1)/libguise.a $$(LDLIBS)
 
 build/$(1)/tests/unit/%: build/$(1)/tests/unit/%.o build/$(1)/libguise.a
 	$$(CC) $$($(2)) -o $$@ $$< build/$(1)/libguise.a $$(LDLIBS) -lcmocka
 
--include $$($(1)_LIB_OBJ:.o=.d) $$($(1)_CLI_OBJ:.o=.d)
+-include $$($(1)_LIB_OBJ:.o=.d) $$($(1)_CLI_OBJ:.o=.d) build/$(1)/cli/main-core.d
 endef
 
 $(eval $(call variant,release,RELEASE_CFLAGS))
@@ -67,6 +79,7 @@ all: guise
 
 guise: build/release/guise
 	ln -sf build/release/guise guise
+	ln -sf build/release/guise-full guise-full
 
 asan: build/asan/guise
 
@@ -101,4 +114,4 @@ format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(HELPER_SRC) $(wildcard */*.h)
 
 clean:
-	rm -rf build guise
+	rm -rf build guise guise-full

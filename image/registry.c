@@ -92,6 +92,9 @@ static void http_resp_clear(struct http_resp *r)
   r->max = max;
 }
 
+/* Responses are cleared however a function returns (clearing twice is harmless). */
+#define _cleanup_resp_ __attribute__((cleanup(http_resp_clear)))
+
 static size_t body_cb(char *data, size_t size, size_t nmemb, void *ud)
 {
   struct http_resp *r = ud;
@@ -390,7 +393,7 @@ static int authenticate(struct registry *r, const char *challenge, guise_error *
     h = curl_slist_append(h, line);
   }
   struct http_req q = {.method = "GET", .url = url, .headers = h, .body_fd = -1, .follow = true};
-  struct http_resp resp = {.max = 1 << 20};
+  _cleanup_resp_ struct http_resp resp = {.max = 1 << 20};
   CURLcode rc;
   int ret = 0;
   for (int attempt = 1;; attempt++) {
@@ -536,7 +539,7 @@ int registry_open(const char *host, const char *repository, const struct registr
     r->scheme = xstrdup(schemes[i]);
     _cleanup_free_ char *url = v2_url(r, "%s", "");
     struct http_req q = {.method = "GET", .url = url, .body_fd = -1, .follow = true};
-    struct http_resp resp = {.max = 1 << 16};
+    _cleanup_resp_ struct http_resp resp = {.max = 1 << 16};
     CURLcode rc;
     _cleanup_error_ guise_error *e = NULL;
     int ret = -1;
@@ -579,7 +582,7 @@ int registry_check_auth(struct registry *r, guise_error **err)
 {
   _cleanup_free_ char *url = v2_url(r, "%s", "");
   struct http_req q = {.method = "GET", .url = url, .body_fd = -1, .follow = true};
-  struct http_resp resp = {.max = 1 << 16};
+  _cleanup_resp_ struct http_resp resp = {.max = 1 << 16};
   if (http_do(r, &q, &resp, err) < 0)
     return -1;
   int ret = 0;
@@ -599,7 +602,7 @@ int registry_get_manifest(struct registry *r, const char *reference, size_t max,
   h = curl_slist_append(h, "Accept: " MT_OCI_MANIFEST ", " MT_OCI_INDEX ", " MT_DOCKER_MANIFEST
                            ", " MT_DOCKER_LIST);
   struct http_req q = {.method = "GET", .url = url, .headers = h, .body_fd = -1, .follow = true};
-  struct http_resp resp = {.max = max};
+  _cleanup_resp_ struct http_resp resp = {.max = max};
   int ret = http_do(r, &q, &resp, err);
   curl_slist_free_all(h);
   if (ret < 0)
@@ -976,7 +979,7 @@ int registry_blob_exists(struct registry *r, const char *digest, guise_error **e
 {
   _cleanup_free_ char *url = v2_url(r, "%s/blobs/%s", r->repository, digest);
   struct http_req q = {.method = "HEAD", .url = url, .body_fd = -1, .follow = true};
-  struct http_resp resp = {.max = 1 << 16};
+  _cleanup_resp_ struct http_resp resp = {.max = 1 << 16};
   if (http_do(r, &q, &resp, err) < 0)
     return guise_error_prefix(err, "blob %s", digest);
   long st = resp.status;
@@ -1017,7 +1020,7 @@ static int upload_once(struct registry *r, const char *digest, int64_t size, int
     start = v2_url(r, "%s/blobs/uploads/", r->repository);
   }
   struct http_req q = {.method = "POST", .url = start, .body_fd = -1};
-  struct http_resp resp = {.max = 1 << 16};
+  _cleanup_resp_ struct http_resp resp = {.max = 1 << 16};
   if (http_do(r, &q, &resp, err) < 0)
     return -1;
   if (mount_from != NULL && resp.status == 201) {
@@ -1112,7 +1115,7 @@ int registry_put_manifest(struct registry *r, const char *reference, const char 
   struct curl_slist *h = curl_slist_append(NULL, ct);
   struct http_req q = {.method = "PUT", .url = url, .headers = h, .body = body,
                        .body_len = len, .body_fd = -1};
-  struct http_resp resp = {.max = 1 << 16};
+  _cleanup_resp_ struct http_resp resp = {.max = 1 << 16};
   int ret = http_do(r, &q, &resp, err);
   curl_slist_free_all(h);
   if (ret < 0)

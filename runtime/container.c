@@ -33,10 +33,8 @@ struct child_args {
   bool have_size;
   struct winsize size;
   sigset_t parent_mask;
-  /* Syscall faking: the socket to send the seccomp listener over (-1: no faking) and the
-   * calls the filter intercepts. */
+  /* Syscall faking: the socket to the supervisor (-1: no faking). */
   int fake_sock;
-  const struct tracer_policy *fake_filter;
 };
 
 static int write_id_maps(uid_t uid, gid_t gid, guise_error **err)
@@ -110,7 +108,10 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
   /* After the setup (which the filter must not see) and before anything of the image runs.
    * Init is filtered too, so the supervisor lives until the last process of the container. */
   if (a->fake_sock >= 0) {
-    if (tracer_child_install(a->fake_sock, a->fake_filter, &err) < 0)
+    int r = fake_supervisor_attach(a->fake_sock, &err);
+    if (r == FAKE_SUPERVISOR_GONE)
+      _exit(125); /* quietly: guise reports the supervisor's own error */
+    if (r < 0)
       goto fail;
     close(a->fake_sock);
   }
@@ -272,8 +273,7 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
     return guise_fail(err, saved, "create a signalfd");
   }
 
-  /* Started first (it inherits the blocked signals), so that a database it cannot open is
-   * reported before anything runs. */
+  /* Started first, so that it inherits the blocked signals. */
   struct fake_supervisor faker = {.pid = -1, .container_sock = -1, .status_fd = -1};
   if (spec->fake_db != NULL) {
     if (fake_supervisor_start(&faker, spec->fake_db, spec->rootfs, err) < 0) {
@@ -283,7 +283,6 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
       return -1;
     }
     args.fake_sock = faker.container_sock;
-    args.fake_filter = &faker.filter_shape;
   }
 
   pid_t child = clone_container(spec, err);
@@ -319,7 +318,7 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
     fake_supervisor_reap(&faker, true, NULL);
   } else if (fake_supervisor_reap(&faker, true, err) < 0) {
     /* A container that could not even be set up has said why; the supervisor only saw it go. */
-    if (*exit_status == 125) {
+    if (*exit_status == 125 && faker.opened_db) {
       guise_error_release(err);
     } else {
       rc = guise_error_prefix(err, "the container's faked state is incomplete");

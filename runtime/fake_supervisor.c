@@ -16,7 +16,9 @@
 #include "util/fileio.h"
 
 /* The status pipe carries READY once the database is open (FAILED instead if it cannot be),
- * then, if the supervisor fails, its error message until it exits. */
+ * then, if the supervisor fails, its error message until it exits.  READY also goes to the
+ * container over the socket: its first process waits for it before running anything, so the
+ * database is opened while the container is being set up, not before. */
 #define READY 'R'
 #define FAILED 'F'
 
@@ -47,6 +49,21 @@ static __attribute__((noreturn)) void supervisor_main(int sock, int status_fd, c
     close(null);
   }
 
+  /* Built here, in parallel with the container's setup, rather than by the container. */
+  struct tracer_policy shape;
+  fakefs_policy_filter_shape(&shape, true);
+  struct tracer_filter filter;
+  if (tracer_filter_build(&shape, &filter, &err) < 0) {
+    char failed = FAILED;
+    write_all(status_fd, &failed, 1);
+    report(status_fd, err);
+    _exit(125);
+  }
+  ssize_t sent = send(sock, filter.insns, filter.size, MSG_NOSIGNAL);
+  free(filter.insns);
+  if (sent < 0)
+    _exit(1); /* the container is gone already */
+
   _cleanup_fakefs_policy_ struct fakefs_policy *fp = NULL;
   if (fakefs_policy_new(db_path, rootfs, &fp, &err) < 0) {
     char failed = FAILED;
@@ -56,7 +73,7 @@ static __attribute__((noreturn)) void supervisor_main(int sock, int status_fd, c
   }
   fakefs_policy_tracees_in_userns(fp);
   char ready = READY;
-  if (write_all(status_fd, &ready, 1) < 0)
+  if (write_all(status_fd, &ready, 1) < 0 || send(sock, &ready, 1, MSG_NOSIGNAL) != 1)
     _exit(125);
   int r = tracer_serve(sock, 0, fakefs_policy_tracer(fp), NULL, &err);
   if (r == 0)
@@ -102,23 +119,37 @@ int fake_supervisor_start(struct fake_supervisor *sup, const char *db_path, cons
   sup->pid = pid;
   sup->container_sock = pair[1];
   sup->status_fd = status[0];
-  fakefs_policy_filter_shape(&sup->filter_shape, true);
+  return 0;
+}
 
-  char first;
+int fake_supervisor_attach(int container_sock, guise_error **err)
+{
+  /* A BPF program has at most BPF_MAXINSNS instructions of 8 bytes. */
+  enum { MAX_PROGRAM = 4096 * 8 };
+  _cleanup_free_ void *program = malloc(MAX_PROGRAM);
+  if (program == NULL)
+    return guise_fail(err, ENOMEM, "allocating the seccomp program failed");
+  ssize_t size;
+  do
+    size = recv(container_sock, program, MAX_PROGRAM, 0);
+  while (size < 0 && errno == EINTR);
+  if (size == 0)
+    return FAKE_SUPERVISOR_GONE;
+  if (size < 0)
+    return guise_fail_errno(err, "receiving the seccomp program from the faking supervisor failed");
+  struct tracer_filter filter = {.insns = program, .size = (size_t)size};
+  if (tracer_child_install_filter(container_sock, &filter, err) < 0)
+    return -1;
+  char c;
   ssize_t n;
   do
-    n = read(sup->status_fd, &first, 1);
+    n = recv(container_sock, &c, 1, 0);
   while (n < 0 && errno == EINTR);
-  if (n == 1 && first == READY)
+  if (n == 1 && c == READY)
     return 0;
-  /* It failed: its message follows (or it died without one). */
-  guise_error *why = NULL;
-  fake_supervisor_reap(sup, true, &why);
-  if (why == NULL)
-    guise_fail(&why, 0, "the syscall-faking supervisor exited before opening %s", db_path);
-  *err = why;
-  fake_supervisor_close_container_end(sup);
-  return -1;
+  if (n == 0)
+    return FAKE_SUPERVISOR_GONE;
+  return guise_fail(err, n < 0 ? errno : 0, "waiting for the syscall-faking supervisor failed");
 }
 
 static void read_message(int fd, char *buf, size_t size)
@@ -150,8 +181,10 @@ int fake_supervisor_reap(struct fake_supervisor *sup, bool block, guise_error **
   sup->pid = -1;
   if (r < 0)
     return guise_fail_errno(err, "wait for the syscall-faking supervisor (pid %d)", (int)pid);
-  char msg[1024];
-  read_message(sup->status_fd, msg, sizeof(msg));
+  char status[1025];
+  read_message(sup->status_fd, status, sizeof(status));
+  sup->opened_db = status[0] == READY;
+  const char *msg = status[0] == READY || status[0] == FAILED ? status + 1 : status;
   close(sup->status_fd);
   sup->status_fd = -1;
   if (WIFSIGNALED(wstatus))

@@ -20,14 +20,22 @@ struct fake_supervisor {
   pid_t pid;
   int container_sock;                /* the container's end: its first process sends the listener */
   int status_fd;                     /* readiness, then the supervisor's error message */
-  struct tracer_policy filter_shape; /* which calls to intercept (tracer_child_install) */
+  bool opened_db;                    /* set by fake_supervisor_reap: it got as far as that */
 };
 
-/* Fork the supervisor for rootfs with database db_path, and wait until it has opened the
- * database (so that a database it cannot use is reported before the container starts).  The
- * signal mask of the caller is inherited: block what the supervisor must not receive. */
+/* Fork the supervisor for rootfs with database db_path.  While the container is being set up,
+ * it builds the seccomp program and opens the database; the container's first process then
+ * calls fake_supervisor_attach.  The signal mask of the caller is inherited: block what the
+ * supervisor must not receive. */
 int fake_supervisor_start(struct fake_supervisor *sup, const char *db_path, const char *rootfs,
                           guise_error **err);
+
+/* In the container's first process, after its setup and before anything of the container
+ * runs: install the seccomp program the supervisor sent, send it the listener, and wait until
+ * it has opened the database.  FAKE_SUPERVISOR_GONE (without *err) when the supervisor exited
+ * first: guise reports its error. */
+#define FAKE_SUPERVISOR_GONE (-2)
+int fake_supervisor_attach(int container_sock, guise_error **err);
 
 /* Reap the supervisor if it has exited (block: wait for it).  Returns 1 when it has exited,
  * 0 when still running (non-blocking only), -1 with *err when it failed or was killed: the

@@ -116,6 +116,7 @@ run_integration_tests() {
   chmod 755 "$run"
   mkdir -p "$run/bin" "$run/helpers" "$run/integration" "$run/setup" "$run/fixtures" "$run/tmp"
   cp "$guise" "$run/bin/guise"
+  cp "$guise-full" "$run/bin/guise-full" # the image commands (see cli/main.c)
   cp build/helpers/* "$run/helpers/" 2>/dev/null || true
   cp tests/integration/*.sh "$run/integration/"
   cp tests/setup/*.sh "$run/setup/" # some tests source setup scripts (registry.sh)

@@ -312,17 +312,40 @@ static int recv_fd(int sock, guise_error **err)
   return fd;
 }
 
-int tracer_child_install(int sock, const struct tracer_policy *policy, guise_error **err)
+int tracer_filter_build(const struct tracer_policy *policy, struct tracer_filter *out,
+                        guise_error **err)
 {
   struct sock_fprog prog;
   if (build_filter(policy, &prog, err) < 0)
     return -1;
+  out->insns = prog.filter;
+  out->size = prog.len * sizeof(struct sock_filter);
+  return 0;
+}
+
+int tracer_child_install(int sock, const struct tracer_policy *policy, guise_error **err)
+{
+  struct tracer_filter filter;
+  if (tracer_filter_build(policy, &filter, err) < 0)
+    return -1;
+  int r = tracer_child_install_filter(sock, &filter, err);
+  free(filter.insns);
+  return r;
+}
+
+int tracer_child_install_filter(int sock, const struct tracer_filter *filter, guise_error **err)
+{
+  if (filter->size == 0 || filter->size % sizeof(struct sock_filter) != 0 ||
+      filter->size / sizeof(struct sock_filter) > BPF_MAXINSNS)
+    return guise_fail(err, EINVAL, "installing the seccomp filter failed (%zu bytes of program)",
+                      filter->size);
+  struct sock_fprog prog = {.len = (unsigned short)(filter->size / sizeof(struct sock_filter)),
+                            .filter = filter->insns};
   unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
   int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
   if (fd < 0 && errno == EINVAL) /* < 5.19 */
     fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
   int e = errno;
-  free(prog.filter);
   if (fd < 0) {
     if (e == EBUSY)
       return guise_fail(err, e, "installing the seccomp filter failed (an outer sandbox already "

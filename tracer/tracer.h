@@ -124,6 +124,17 @@ struct tracer;
  * over sock; for ptrace it arranges to be traced. */
 int tracer_child_install(int sock, const struct tracer_policy *policy, guise_error **err);
 
+/* The same in two steps, for a child that must not spend the time to build the filter when
+ * it installs it: the program is built beforehand (possibly by another process, which sends
+ * the bytes over) and installed as is. */
+struct tracer_filter {
+  void *insns; /* BPF instructions (malloc'd by tracer_filter_build) */
+  size_t size; /* in bytes */
+};
+int tracer_filter_build(const struct tracer_policy *policy, struct tracer_filter *out,
+                        guise_error **err);
+int tracer_child_install_filter(int sock, const struct tracer_filter *filter, guise_error **err);
+
 /* Supervisor side: receive the listener (or attach), then serve calls until every traced
  * process has exited.  Returns 0 when all traced processes are gone.
  *

@@ -20,7 +20,7 @@ bash "$here/fixtures.sh" bookworm
 
 work=$(mktemp -d /tmp/guise-demo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-install -m 0755 "$repo/build/release/guise" "$work/guise"
+install -m 0755 "$repo/build/release/guise" "$repo/build/release/guise-full" "$work/"
 chown "$GUISE_TEST_USER:" "$work"
 cat >"$work/demo.sh" <<DEMO
 set -euo pipefail
