@@ -14,5 +14,6 @@ int cmd_rmi(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
+int cmd_build(int argc, char **argv);
 
 #endif

@@ -26,6 +26,7 @@ struct command {
 
 static const struct command commands[] = {
     {"run", cmd_run, "run a command in a new rootless container"},
+    {"build", FULL_ONLY(cmd_build), "build an image from a Containerfile, unprivileged"},
     {"fake", cmd_fake, "run a host command with root faked (no container)"},
     {"db", cmd_db, "inspect and repair the faked-state database of a rootfs"},
     {"images", FULL_ONLY(cmd_images), "list the images in the local store"},

@@ -453,12 +453,7 @@ static int build_spec(int argc, char **argv, struct container_spec *spec, guise_
     spec->argv = strv_copy(argv + optind);
     if (req.net >= 0) /* the default mounts depend on it (/sys of the right namespace) */
       spec->net = (enum net_mode)req.net;
-    spec_add_default_mounts(spec);
-    spec->provide_etc_files = true;
-    spec->use_init = true;
-    spec->no_new_privs = true;
-    /* Docker's: the default set bounds, is permitted and effective; none is inheritable. */
-    spec->cap_bounding = spec->cap_effective = spec->cap_permitted = spec_default_capabilities();
+    spec_init_for_rootfs(spec);
   }
   if (apply_request(spec, &req, err) < 0)
     goto out;

@@ -131,7 +131,8 @@ int layer_tree_scan(int rootfd, struct fakefs_db *db, struct layer_tree *out, gu
     layer_tree_free(out);
     return guise_error_prefix(err, "scanning the rootfs");
   }
-  qsort(out->nodes, out->n, sizeof(struct layer_node), node_cmp);
+  if (out->n > 0) /* an empty rootfs (FROM scratch) has no nodes array at all */
+    qsort(out->nodes, out->n, sizeof(struct layer_node), node_cmp);
   return 0;
 }
 

@@ -24,8 +24,7 @@
 
 static void report(int status_fd, guise_error *err)
 {
-  if (err != NULL && err->msg != NULL)
-    write_all(status_fd, err->msg, strlen(err->msg));
+  if (err != NULL && err->msg != NULL) write_all(status_fd, err->msg, strlen(err->msg));
 }
 
 static __attribute__((noreturn)) void supervisor_main(int sock, int status_fd, const char *db_path,
@@ -61,8 +60,7 @@ static __attribute__((noreturn)) void supervisor_main(int sock, int status_fd, c
   }
   ssize_t sent = send(sock, filter.insns, filter.size, MSG_NOSIGNAL);
   free(filter.insns);
-  if (sent < 0)
-    _exit(1); /* the container is gone already */
+  if (sent < 0) _exit(1); /* the container is gone already */
 
   _cleanup_fakefs_policy_ struct fakefs_policy *fp = NULL;
   if (fakefs_policy_new(db_path, rootfs, &fp, &err) < 0) {
@@ -73,11 +71,9 @@ static __attribute__((noreturn)) void supervisor_main(int sock, int status_fd, c
   }
   fakefs_policy_tracees_in_userns(fp);
   char ready = READY;
-  if (write_all(status_fd, &ready, 1) < 0 || send(sock, &ready, 1, MSG_NOSIGNAL) != 1)
-    _exit(125);
+  if (write_all(status_fd, &ready, 1) < 0 || send(sock, &ready, 1, MSG_NOSIGNAL) != 1) _exit(125);
   int r = tracer_serve(sock, 0, fakefs_policy_tracer(fp), NULL, &err);
-  if (r == 0)
-    r = fakefs_policy_forget_volatile(fp, &err);
+  if (r == 0) r = fakefs_policy_forget_volatile(fp, &err);
   if (r < 0) {
     report(status_fd, err);
     _exit(1);
@@ -127,28 +123,23 @@ int fake_supervisor_attach(int container_sock, guise_error **err)
   /* A BPF program has at most BPF_MAXINSNS instructions of 8 bytes. */
   enum { MAX_PROGRAM = 4096 * 8 };
   _cleanup_free_ void *program = malloc(MAX_PROGRAM);
-  if (program == NULL)
-    return guise_fail(err, ENOMEM, "allocating the seccomp program failed");
+  if (program == NULL) return guise_fail(err, ENOMEM, "allocating the seccomp program failed");
   ssize_t size;
   do
     size = recv(container_sock, program, MAX_PROGRAM, 0);
   while (size < 0 && errno == EINTR);
-  if (size == 0)
-    return FAKE_SUPERVISOR_GONE;
+  if (size == 0) return FAKE_SUPERVISOR_GONE;
   if (size < 0)
     return guise_fail_errno(err, "receiving the seccomp program from the faking supervisor failed");
   struct tracer_filter filter = {.insns = program, .size = (size_t)size};
-  if (tracer_child_install_filter(container_sock, &filter, err) < 0)
-    return -1;
+  if (tracer_child_install_filter(container_sock, &filter, err) < 0) return -1;
   char c;
   ssize_t n;
   do
     n = recv(container_sock, &c, 1, 0);
   while (n < 0 && errno == EINTR);
-  if (n == 1 && c == READY)
-    return 0;
-  if (n == 0)
-    return FAKE_SUPERVISOR_GONE;
+  if (n == 1 && c == READY) return 0;
+  if (n == 0) return FAKE_SUPERVISOR_GONE;
   return guise_fail(err, n < 0 ? errno : 0, "waiting for the syscall-faking supervisor failed");
 }
 
@@ -157,10 +148,8 @@ static void read_message(int fd, char *buf, size_t size)
   size_t len = 0;
   while (len + 1 < size) {
     ssize_t n = read(fd, buf + len, size - 1 - len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
     len += (size_t)n;
   }
   buf[len] = '\0';
@@ -168,15 +157,13 @@ static void read_message(int fd, char *buf, size_t size)
 
 int fake_supervisor_reap(struct fake_supervisor *sup, bool block, guise_error **err)
 {
-  if (sup->pid <= 0)
-    return 1;
+  if (sup->pid <= 0) return 1;
   int wstatus;
   pid_t r;
   do
     r = waitpid(sup->pid, &wstatus, block ? 0 : WNOHANG);
   while (r < 0 && errno == EINTR);
-  if (r == 0)
-    return 0;
+  if (r == 0) return 0;
   pid_t pid = sup->pid;
   sup->pid = -1;
   if (r < 0)
@@ -198,7 +185,6 @@ int fake_supervisor_reap(struct fake_supervisor *sup, bool block, guise_error **
 
 void fake_supervisor_close_container_end(struct fake_supervisor *sup)
 {
-  if (sup->container_sock >= 0)
-    close(sup->container_sock);
+  if (sup->container_sock >= 0) close(sup->container_sock);
   sup->container_sock = -1;
 }

@@ -18,9 +18,9 @@
 
 struct fake_supervisor {
   pid_t pid;
-  int container_sock;                /* the container's end: its first process sends the listener */
-  int status_fd;                     /* readiness, then the supervisor's error message */
-  bool opened_db;                    /* set by fake_supervisor_reap: it got as far as that */
+  int container_sock; /* the container's end: its first process sends the listener */
+  int status_fd;      /* readiness, then the supervisor's error message */
+  bool opened_db;     /* set by fake_supervisor_reap: it got as far as that */
 };
 
 /* Fork the supervisor for rootfs with database db_path.  While the container is being set up,

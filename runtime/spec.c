@@ -277,6 +277,16 @@ static bool env_has(char *const *env, const char *name)
   return false;
 }
 
+void spec_init_for_rootfs(struct container_spec *spec)
+{
+  spec_add_default_mounts(spec);
+  spec->provide_etc_files = true;
+  spec->use_init = true;
+  spec->no_new_privs = true;
+  /* Docker's: the default set bounds, is permitted and effective; none is inheritable. */
+  spec->cap_bounding = spec->cap_effective = spec->cap_permitted = spec_default_capabilities();
+}
+
 void spec_init_defaults(struct container_spec *spec, bool from_bundle)
 {
   if (spec->id == NULL) {

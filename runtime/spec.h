@@ -106,6 +106,11 @@ void spec_add_rlimit(struct container_spec *spec, const struct rlimit_spec *r);
 int spec_parse_mount_options(struct mount_spec *m, char *const *options, size_t n,
                              guise_error **err);
 
+/* What a container run from a plain rootfs gets, as docker gives it (set spec->net first: the
+ * mounts depend on it): the default mounts, generated /etc files, an init, no_new_privs and
+ * Docker's default capabilities. */
+void spec_init_for_rootfs(struct container_spec *spec);
+
 /* Fill defaults for fields left empty: the id; for a spec made from the command line also the
  * hostname and env PATH/HOSTNAME/HOME/TERM; for one from a bundle (complete by definition) only
  * HOME, as runc does. */

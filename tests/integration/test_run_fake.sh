@@ -22,8 +22,8 @@ test_device_node_faked() {
   rootfs=$(fixture_rootfs busybox)
   run_in "$rootfs" 'mknod /sda b 8 0 && mknod /null c 1 3 && stat -c "%F %t:%T" /sda /null'
   assert_status 0
-  assert_line "block special file 8:0" "$OUT"
-  assert_line "character special file 1:3" "$OUT"
+  assert_line "$OUT" "block special file 8:0"
+  assert_line "$OUT" "character special file 1:3"
   [ -f "$rootfs/sda" ] && [ ! -b "$rootfs/sda" ] || fail "expected a placeholder file on disk"
 }
 

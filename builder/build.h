@@ -1,0 +1,31 @@
+/* Building an image from a Containerfile: every RUN runs in a rootless container with root
+ * faked (runtime/), every filesystem-changing step becomes a layer whose tar headers carry the
+ * faked owners, modes, devices and xattrs (image/layer.h), and the result is stored and tagged
+ * in the image store (image/store.h). */
+#ifndef GUISE_BUILDER_BUILD_H
+#define GUISE_BUILDER_BUILD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "image/layer.h"
+#include "util/error.h"
+
+struct build_options {
+  const char *context;       /* directory COPY and ADD read from */
+  const char *containerfile; /* path; NULL: CONTEXT/Containerfile, else CONTEXT/Dockerfile */
+  char **tags;               /* names to give the image (NULL-terminated, may be NULL) */
+  char **build_args;         /* "NAME=VALUE" or "NAME" (the caller's value), may be NULL */
+  const char *target;        /* stage to stop at; NULL: the last */
+  const char *store_root;    /* NULL: the default store */
+  int64_t source_date_epoch; /* >= 0: created times and layer mtimes clamped to it */
+  enum layer_compression compression;
+  FILE *progress; /* step lines ("STEP 2/5: RUN ..."); NULL: quiet */
+};
+
+/* Build; on success image_id (the config digest, "sha256:<hex>") is filled.  On failure nothing
+ * is tagged; the error names the step (file:line and the instruction). */
+int build_image(const struct build_options *opts, char image_id[72], guise_error **err);
+
+#endif
