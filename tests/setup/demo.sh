@@ -22,19 +22,30 @@ work=$(mktemp -d /tmp/guise-demo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 install -m 0755 "$repo/build/release/guise" "$repo/build/release/guise-full" "$work/"
 chown "$GUISE_TEST_USER:" "$work"
+cp "$repo/fixtures/build/debian-apt/Containerfile" "$work/"
 cat >"$work/demo.sh" <<DEMO
 set -euo pipefail
 cd "$work"
-echo "demo: running as \$(id -un) (uid \$(id -u)), capabilities: \$(grep CapEff /proc/self/status)"
-grep -q "^\$(id -un):" /etc/subuid 2>/dev/null && echo "demo: unexpected subuid entry" && exit 1
-mkdir rootfs && tar -xf /var/cache/guise-tests/bookworm-minbase.tar -C rootfs
-echo "demo: guise run apt-get install -y $PACKAGES"
-./guise run --rootfs rootfs -- sh -c 'apt-get update -q && apt-get install -y -q $PACKAGES'
-echo "demo: what the container sees (faked) against what is on disk:"
-./guise run --rootfs rootfs -- sh -c 'ls -ln /usr/bin/sudo /usr/bin/crontab /usr/bin/ping; getcap /usr/bin/ping'
-ls -ln rootfs/usr/bin/sudo rootfs/usr/bin/crontab
-./guise db --rootfs rootfs ls | head -20
-./guise db --rootfs rootfs check
+echo "demo: building as \$(id -un) (uid \$(id -u)), \$(grep CapEff /proc/self/status)"
+if grep -q "^\$(id -un):" /etc/subuid 2>/dev/null; then echo "demo: unexpected subuid entry" >&2; exit 1; fi
+mkdir ctx
+cp Containerfile ctx/
+ln /var/cache/guise-tests/bookworm-minbase.tar ctx/base.tar 2>/dev/null ||
+  cp /var/cache/guise-tests/bookworm-minbase.tar ctx/base.tar
+./guise build --root store -t debian-apt ctx
+echo "demo: the image's last layer, as a root build would have written it:"
+python3 - store <<'PY'
+import json, sys, tarfile
+store = sys.argv[1]
+blob = lambda d: f"{store}/blobs/sha256/{d.split(':')[1]}"
+idx = json.load(open(f"{store}/index.json"))
+man = json.load(open(blob(idx["manifests"][0]["digest"])))
+for e in tarfile.open(blob(man["layers"][-1]["digest"])).getmembers():
+    cap = e.pax_headers.get("SCHILY.xattr.security.capability")
+    if e.mode & 0o6000 or cap:
+        print(f"  {e.mode:04o} {e.uid}:{e.gid} /{e.name}" + (" security.capability=" + cap.encode("latin1").hex() if cap else ""))
+PY
+./guise images --root store
 DEMO
 as_test_user bash "$work/demo.sh"
 echo "demo: done"
