@@ -119,7 +119,12 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
   if (!spec->use_init)
     exec_command(a, slave);
 
-  pid_t command = fork();
+  /* vfork: until it execs, the command runs in init's memory while init waits.  That spares
+   * copying init's page tables and the copy-on-write faults of both (~1.5 ms of every run on a
+   * 2-CPU VM).  Everything exec_command changes is the command's own (signal mask and
+   * dispositions, ids, capabilities, limits, cwd, fds), except environ, which init never reads,
+   * and heap blocks it frees again; on failure it prints and _exits. */
+  pid_t command = vfork();
   if (command < 0) {
     guise_fail_errno(&err, "fork the container's command");
     goto fail;
