@@ -36,17 +36,13 @@ int process_exit_status(int wait_status)
   return 125;
 }
 
-static int apply_capabilities(const struct container_spec *spec, guise_error **err)
+cap_t process_make_capabilities(const struct container_spec *spec, guise_error **err)
 {
-  for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
-    if (spec->cap_bounding & (UINT64_C(1) << c))
-      continue;
-    if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-      return guise_fail_errno(err, "drop capability %d from the bounding set", (int)c);
-  }
   cap_t caps = cap_init();
-  if (caps == NULL)
-    return guise_fail_errno(err, "allocate capability state");
+  if (caps == NULL) {
+    guise_fail_errno(err, "allocate capability state");
+    return NULL;
+  }
   for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
     uint64_t bit = UINT64_C(1) << c;
     if (spec->cap_effective & bit)
@@ -56,11 +52,19 @@ static int apply_capabilities(const struct container_spec *spec, guise_error **e
     if (spec->cap_inheritable & bit)
       cap_set_flag(caps, CAP_INHERITABLE, 1, &c, CAP_SET);
   }
-  int rc = cap_set_proc(caps);
-  int saved = errno;
-  cap_free(caps);
-  if (rc < 0)
-    return guise_fail(err, saved, "set the container's capabilities");
+  return caps;
+}
+
+static int apply_capabilities(const struct container_spec *spec, cap_t caps, guise_error **err)
+{
+  for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
+    if (spec->cap_bounding & (UINT64_C(1) << c))
+      continue;
+    if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+      return guise_fail_errno(err, "drop capability %d from the bounding set", (int)c);
+  }
+  if (cap_set_proc(caps) < 0)
+    return guise_fail_errno(err, "set the container's capabilities");
   /* Directly, not cap_reset_ambient(): libcap asks PR_CAP_AMBIENT_IS_SET of every capability
    * first (41 calls) to skip a clear that costs one.  EINVAL: a kernel without ambient sets. */
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
@@ -74,7 +78,7 @@ static int apply_capabilities(const struct container_spec *spec, guise_error **e
   return 0;
 }
 
-int process_apply_privileges(const struct container_spec *spec, guise_error **err)
+int process_apply_privileges(const struct container_spec *spec, cap_t caps, guise_error **err)
 {
   for (size_t i = 0; i < spec->n_rlimits; i++) {
     struct rlimit rl = {.rlim_cur = spec->rlimits[i].soft, .rlim_max = spec->rlimits[i].hard};
@@ -94,7 +98,7 @@ int process_apply_privileges(const struct container_spec *spec, guise_error **er
   if (spec->uid != 0 && setresuid(spec->uid, spec->uid, spec->uid) < 0)
     return guise_fail_errno(err, "switch to user %u (only uid 0 is mapped in the user namespace)",
                             (unsigned)spec->uid);
-  if (apply_capabilities(spec, err) < 0)
+  if (apply_capabilities(spec, caps, err) < 0)
     return -1;
   if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return guise_fail_errno(err, "set no_new_privs");
