@@ -209,6 +209,26 @@ fixture_rootfs() {
   printf '%s\n' "$dir"
 }
 
+# fixture_rootfs_faked busybox|bookworm: like fixture_rootfs, but extracted under `guise fake`
+# so that the owners, modes and devices of the tarball (which the user cannot put on disk) are
+# recorded in the rootfs's faked-state database, as an image pull would: the container then
+# sees the tree as root made it.
+fixture_rootfs_faked() {
+  local name=$1 tarball
+  case "$name" in
+  busybox) tarball=$GUISE_TEST_CACHE/busybox.tar ;;
+  bookworm) tarball=$GUISE_TEST_CACHE/bookworm-minbase.tar ;;
+  *) fail "fixture_rootfs_faked: unknown fixture '$name'" ;;
+  esac
+  [ -r "$tarball" ] || skip "fixture $tarball missing (run tests/setup/fixtures.sh as root)"
+  local dir
+  dir=$(mktemp -d "$TEST_TMP/rootfs-$name.XXXXXX")
+  "$GUISE" fake --db "$dir.fakefs.db" -- tar --extract --file "$tarball" --directory "$dir" \
+    --same-owner --preserve-permissions 2>"$TEST_TMP/.tar-errors" ||
+    fail "fixture_rootfs_faked $name: $(head -3 "$TEST_TMP/.tar-errors")"
+  printf '%s\n' "$dir"
+}
+
 # helper NAME: path of a static helper program; skip if it was not built.
 helper() {
   [ -x "$GUISE_HELPERS/$1" ] || skip "helper $GUISE_HELPERS/$1 not built (make build/helpers/$1)"
