@@ -66,12 +66,7 @@ test_killed_supervisor_during_apt() {
   echo "deb [trusted=yes] http://127.0.0.1:$PORT/ ./" >"$rootfs/etc/apt/sources.list"
   start_guise run --rootfs "$rootfs" -- sh -c "apt-get update -q && apt-get install -y -q $PACKAGES"
   # Kill it in the middle of unpacking (dpkg is running), not before.
-  local i
-  for i in $(seq 600); do
-    pgrep -u "$(id -u)" -x dpkg >/dev/null && break
-    sleep 0.1
-  done
-  pgrep -u "$(id -u)" -x dpkg >/dev/null || fail "dpkg never ran: $(tail -5 "$TEST_TMP/bg.out")"
+  wait_for_file "$TEST_TMP/bg.out" "Unpacking " 600
   pkill -KILL -u "$(id -u)" -x guise-fakefs || fail "no supervisor to kill"
   wait_guise 60
   assert_status 125
@@ -79,8 +74,13 @@ test_killed_supervisor_during_apt() {
   run_guise db --rootfs "$rootfs" check
   assert_status 0
   # dpkg was interrupted: the rerun must finish what it left (as apt tells a root user to).
-  GUISE_TEST_TIMEOUT=900 run_in "$rootfs" "dpkg --configure -a; apt-get install -y -q -f && apt-get install -y -q $PACKAGES"
+  GUISE_TEST_TIMEOUT=900 run_in "$rootfs" "dpkg --configure -a; apt-get install -y -q $PACKAGES"
   assert_status 0
+  run_guise run -v "$(helper treelist):/treelist:ro" --rootfs "$rootfs" -- /treelist /
+  assert_status 0
+  printf '%s\n' "$OUT" >tree.txt
+  compare_to_reference tree.txt
+  assert_eq 0 "$DIFFS" "differences from the root install after the rerun"
 }
 
 run_tests
