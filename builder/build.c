@@ -545,6 +545,21 @@ out:
   return rc;
 }
 
+/* A path argument of COPY/ADD/WORKDIR: variables substituted, relative to the WORKDIR. */
+static int expand_path(struct builder *b, struct stage *st, const char *word, char **out,
+                       guise_error **err)
+{
+  _cleanup_free_ char *path = NULL;
+  if (cf_expand(word, b->cf->escape, false, stage_lookup, st, &path, err) < 0) return -1;
+  const char *cwd = json_string_value(json_object_get(st->config, "WorkingDir"));
+  if (path[0] == '/') {
+    *out = steal_ptr(&path);
+    return 0;
+  }
+  if (asprintf(out, "%s/%s", cwd && *cwd ? cwd : "", path) < 0) abort();
+  return 0;
+}
+
 static bool is_tar_name(const char *p)
 {
   static const char *const ext[] = {".tar", ".tar.gz",  ".tgz",     ".tar.xz",
@@ -565,14 +580,7 @@ static int step_copy(struct builder *b, const struct cf_instruction *in, struct 
     n++;
   if (n < 2) return guise_fail(err, 0, "%s needs a source and a destination", in->keyword);
   _cleanup_free_ char *dest = NULL;
-  if (cf_expand(in->args[n - 1], b->cf->escape, false, stage_lookup, st, &dest, err) < 0) return -1;
-  const char *cwd = json_string_value(json_object_get(st->config, "WorkingDir"));
-  if (dest[0] != '/') {
-    char *abs = NULL;
-    if (asprintf(&abs, "%s/%s", cwd && *cwd ? cwd : "", dest) < 0) abort();
-    free(dest);
-    dest = abs;
-  }
+  if (expand_path(b, st, in->args[n - 1], &dest, err) < 0) return -1;
   /* Where sources come from: the context, or another stage's rootfs (--from). */
   const char *from = cf_flag(in, "from");
   int srcroot = b->contextfd;
@@ -710,14 +718,7 @@ static int step_workdir(struct builder *b, const struct cf_instruction *in, stru
                         guise_error **err)
 {
   _cleanup_free_ char *dir = NULL;
-  if (cf_expand(in->args[0], b->cf->escape, false, stage_lookup, st, &dir, err) < 0) return -1;
-  const char *cwd = json_string_value(json_object_get(st->config, "WorkingDir"));
-  if (dir[0] != '/') {
-    char *abs = NULL;
-    if (asprintf(&abs, "%s/%s", cwd && *cwd ? cwd : "", dir) < 0) abort();
-    free(dir);
-    dir = abs;
-  }
+  if (expand_path(b, st, in->args[0], &dir, err) < 0) return -1;
   json_object_set_new(st->config, "WorkingDir", json_string(dir));
   _cleanup_close_ int existing = openat2_in(st->rootfd, dir, O_PATH, 0);
   if (existing >= 0) {
