@@ -26,6 +26,12 @@ if [ -x "$GUISE" ]; then
   if $have_runc; then
     bench_measure "guise --bundle" "" "runc's bundle" "$GUISE run --bundle $W/runc-bundle"
   fi
+  # GUISE_BASELINE=/path/to/guise: the same run with another build (readable by the benchmark
+  # user), e.g. main's before a change, so that the table shows what the change moved.
+  if [ -n "${GUISE_BASELINE:-}" ]; then
+    bench_measure "guise baseline" "" "${GUISE_BASELINE_NOTE:-GUISE_BASELINE}" \
+      "$GUISE_BASELINE run --rootfs $ROOTFS true"
+  fi
 else
   bench_skip guise "$GUISE not built: make guise" "" "target: below bwrap, aim ≤ 4 ms"
 fi

@@ -53,14 +53,15 @@ static int write_id_maps(uid_t uid, gid_t gid, guise_error **err)
 }
 
 /* In the command's own process: terminal, privileges, exec.  Never returns. */
-static __attribute__((noreturn)) void exec_command(const struct child_args *a, int slave)
+static __attribute__((noreturn)) void exec_command(const struct child_args *a, int slave,
+                                                   cap_t caps)
 {
   _cleanup_error_ guise_error *err = NULL;
   int status = 125;
   sigprocmask(SIG_SETMASK, &a->parent_mask, NULL);
   if (slave >= 0 && pty_become_controlling(slave, &err) < 0)
     goto fail;
-  if (process_apply_privileges(a->spec, &err) < 0)
+  if (process_apply_privileges(a->spec, caps, &err) < 0)
     goto fail;
   process_exec(a->spec, &status, &err);
 fail:
@@ -105,6 +106,9 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
   }
   if (a->sync_fd >= 0)
     close(a->sync_fd);
+  cap_t caps = process_make_capabilities(spec, &err); /* before the filter: see there */
+  if (caps == NULL)
+    goto fail;
   /* After the setup (which the filter must not see) and before anything of the image runs.
    * Init is filtered too, so the supervisor lives until the last process of the container. */
   if (a->fake_sock >= 0) {
@@ -117,15 +121,21 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
   }
 
   if (!spec->use_init)
-    exec_command(a, slave);
+    exec_command(a, slave, caps);
 
-  pid_t command = fork();
+  /* vfork: until it execs, the command runs in init's memory while init waits.  That spares
+   * copying init's page tables and the copy-on-write faults of both (~1.5 ms of every run on a
+   * 2-CPU VM).  Everything exec_command changes is the command's own (signal mask and
+   * dispositions, ids, capabilities, limits, cwd, fds), except environ, which init never reads;
+   * it allocates nothing unless it fails, and then prints and _exits. */
+  pid_t command = vfork();
   if (command < 0) {
     guise_fail_errno(&err, "fork the container's command");
     goto fail;
   }
   if (command == 0)
-    exec_command(a, slave);
+    exec_command(a, slave, caps);
+  cap_free(caps);
   if (slave >= 0)
     close(slave);
   prctl(PR_SET_NAME, "guise-init", 0, 0, 0);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fakefs/policy.h"
+#include "runtime/fake_filter.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
 
@@ -48,19 +49,10 @@ static __attribute__((noreturn)) void supervisor_main(int sock, int status_fd, c
     close(null);
   }
 
-  /* Built here, in parallel with the container's setup, rather than by the container. */
-  struct tracer_policy shape;
-  fakefs_policy_filter_shape(&shape, true);
-  struct tracer_filter filter;
-  if (tracer_filter_build(&shape, &filter, &err) < 0) {
-    char failed = FAILED;
-    write_all(status_fd, &failed, 1);
-    report(status_fd, err);
-    _exit(125);
-  }
-  ssize_t sent = send(sock, filter.insns, filter.size, MSG_NOSIGNAL);
-  free(filter.insns);
-  if (sent < 0) _exit(1); /* the container is gone already */
+  /* Built with guise (runtime/fake_filter.h), sent first: the container needs it when its
+   * setup is done, the database only when its command starts. */
+  if (send(sock, fake_filter_program, fake_filter_program_size, MSG_NOSIGNAL) < 0)
+    _exit(1); /* the container is gone already */
 
   _cleanup_fakefs_policy_ struct fakefs_policy *fp = NULL;
   if (fakefs_policy_new(db_path, rootfs, &fp, &err) < 0) {

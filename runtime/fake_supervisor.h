@@ -24,9 +24,9 @@ struct fake_supervisor {
 };
 
 /* Fork the supervisor for rootfs with database db_path.  While the container is being set up,
- * it builds the seccomp program and opens the database; the container's first process then
- * calls fake_supervisor_attach.  The signal mask of the caller is inherited: block what the
- * supervisor must not receive. */
+ * it sends the seccomp program (built with guise, runtime/fake_filter.h) and opens the
+ * database; the container's first process then calls fake_supervisor_attach.  The signal mask
+ * of the caller is inherited: block what the supervisor must not receive. */
 int fake_supervisor_start(struct fake_supervisor *sup, const char *db_path, const char *rootfs,
                           guise_error **err);
 

@@ -23,6 +23,48 @@ static int open_in_root(int rootfd, const char *path, int flags)
   return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
 }
 
+/* Create name in parent: a directory, unless it is the last component of a file mount point.
+ * Someone else creating it first is fine. */
+static int create_component(int parent, const char *name, bool last, enum mountpoint_kind kind,
+                            const char *prefix, guise_error **err)
+{
+  if (!last || kind == MOUNTPOINT_DIR) {
+    if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
+      return guise_fail_errno(err, "create mount point %s", prefix);
+    return 0;
+  }
+  int f = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (f < 0 && errno != EEXIST)
+    return guise_fail_errno(err, "create mount point %s", prefix);
+  if (f >= 0)
+    close(f);
+  return 0;
+}
+
+/* The common case of a missing mount point, its parent existing (/dev/pts on a fresh /dev):
+ * create the last component in the parent and open the whole path again from the root, as the
+ * walk below does, without resolving every prefix.  1: done (fd in *out); 0: take the walk. */
+static int open_path_in_parent(int rootfd, const char *path, enum mountpoint_kind kind, int *out,
+                               guise_error **err)
+{
+  const char *slash = strrchr(path, '/');
+  if (slash == NULL || slash[1] == '\0' || strstr(path, "..") != NULL ||
+      strcmp(slash + 1, ".") == 0)
+    return 0;
+  _cleanup_free_ char *parent_path = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+  if (parent_path == NULL)
+    return guise_fail(err, ENOMEM, "open %s", path);
+  _cleanup_close_ int parent = open_in_root(rootfd, parent_path, O_PATH | O_DIRECTORY);
+  if (parent < 0)
+    return 0;
+  if (create_component(parent, slash + 1, true, kind, path, err) < 0)
+    return -1;
+  *out = open_in_root(rootfd, path, O_PATH);
+  if (*out < 0)
+    return guise_fail_errno(err, "open %s in the container", path);
+  return 1;
+}
+
 int rootfs_open_path(int rootfd, const char *path, enum mountpoint_kind kind, guise_error **err)
 {
   int fd = open_in_root(rootfd, path, O_PATH);
@@ -31,6 +73,9 @@ int rootfs_open_path(int rootfd, const char *path, enum mountpoint_kind kind, gu
       return guise_fail_errno(err, "open %s in the container", path);
     return fd;
   }
+  int done = open_path_in_parent(rootfd, path, kind, &fd, err);
+  if (done != 0)
+    return done < 0 ? -1 : fd;
   /* Create what is missing, one component at a time, each relative to its resolved parent:
    * a symlink planted in the rootfs can redirect us only within the rootfs. */
   _cleanup_free_ char *buf = strdup(path);
@@ -54,17 +99,8 @@ int rootfs_open_path(int rootfd, const char *path, enum mountpoint_kind kind, gu
     int child;
     child = open_in_root(rootfd, prefix, O_PATH);
     if (child < 0 && errno == ENOENT) {
-      if (!last || kind == MOUNTPOINT_DIR) {
-        if (mkdirat(parent, component, 0755) < 0 && errno != EEXIST)
-          return guise_fail_errno(err, "create mount point %s", prefix);
-      } else {
-        int f = openat(parent, component, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
-                       0644);
-        if (f < 0 && errno != EEXIST)
-          return guise_fail_errno(err, "create mount point %s", prefix);
-        if (f >= 0)
-          close(f);
-      }
+      if (create_component(parent, component, last, kind, prefix, err) < 0)
+        return -1;
       child = open_in_root(rootfd, prefix, O_PATH);
     }
     if (child < 0)

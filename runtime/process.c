@@ -1,6 +1,8 @@
 #include "runtime/process.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,17 +36,13 @@ int process_exit_status(int wait_status)
   return 125;
 }
 
-static int apply_capabilities(const struct container_spec *spec, guise_error **err)
+cap_t process_make_capabilities(const struct container_spec *spec, guise_error **err)
 {
-  for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
-    if (spec->cap_bounding & (UINT64_C(1) << c))
-      continue;
-    if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-      return guise_fail_errno(err, "drop capability %d from the bounding set", (int)c);
-  }
   cap_t caps = cap_init();
-  if (caps == NULL)
-    return guise_fail_errno(err, "allocate capability state");
+  if (caps == NULL) {
+    guise_fail_errno(err, "allocate capability state");
+    return NULL;
+  }
   for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
     uint64_t bit = UINT64_C(1) << c;
     if (spec->cap_effective & bit)
@@ -54,12 +52,22 @@ static int apply_capabilities(const struct container_spec *spec, guise_error **e
     if (spec->cap_inheritable & bit)
       cap_set_flag(caps, CAP_INHERITABLE, 1, &c, CAP_SET);
   }
-  int rc = cap_set_proc(caps);
-  int saved = errno;
-  cap_free(caps);
-  if (rc < 0)
-    return guise_fail(err, saved, "set the container's capabilities");
-  if (cap_reset_ambient() < 0 && errno != EINVAL)
+  return caps;
+}
+
+static int apply_capabilities(const struct container_spec *spec, cap_t caps, guise_error **err)
+{
+  for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
+    if (spec->cap_bounding & (UINT64_C(1) << c))
+      continue;
+    if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+      return guise_fail_errno(err, "drop capability %d from the bounding set", (int)c);
+  }
+  if (cap_set_proc(caps) < 0)
+    return guise_fail_errno(err, "set the container's capabilities");
+  /* Directly, not cap_reset_ambient(): libcap asks PR_CAP_AMBIENT_IS_SET of every capability
+   * first (41 calls) to skip a clear that costs one.  EINVAL: a kernel without ambient sets. */
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
     return guise_fail_errno(err, "clear ambient capabilities");
   for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
     if (!(spec->cap_ambient & (UINT64_C(1) << c)))
@@ -70,7 +78,7 @@ static int apply_capabilities(const struct container_spec *spec, guise_error **e
   return 0;
 }
 
-int process_apply_privileges(const struct container_spec *spec, guise_error **err)
+int process_apply_privileges(const struct container_spec *spec, cap_t caps, guise_error **err)
 {
   for (size_t i = 0; i < spec->n_rlimits; i++) {
     struct rlimit rl = {.rlim_cur = spec->rlimits[i].soft, .rlim_max = spec->rlimits[i].hard};
@@ -90,7 +98,7 @@ int process_apply_privileges(const struct container_spec *spec, guise_error **er
   if (spec->uid != 0 && setresuid(spec->uid, spec->uid, spec->uid) < 0)
     return guise_fail_errno(err, "switch to user %u (only uid 0 is mapped in the user namespace)",
                             (unsigned)spec->uid);
-  if (apply_capabilities(spec, err) < 0)
+  if (apply_capabilities(spec, caps, err) < 0)
     return -1;
   if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return guise_fail_errno(err, "set no_new_privs");
@@ -99,6 +107,60 @@ int process_apply_privileges(const struct container_spec *spec, guise_error **er
   if (chdir(cwd) < 0)
     return guise_fail_errno(err, "chdir to working directory %s", cwd);
   return 0;
+}
+
+/* The value of PATH in env, or the system's default path (what execvp searches without one). */
+static const char *search_path(char *const *env, char *buf, size_t size)
+{
+  for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+    if (strncmp(env[i], "PATH=", 5) == 0)
+      return env[i] + 5;
+  size_t n = confstr(_CS_PATH, buf, size);
+  return n > 0 && n <= size ? buf : "/bin:/usr/bin";
+}
+
+/* execvp with env's PATH, minus the execve of every PATH entry that lacks the file: under
+ * syscall faking each execve, failing or not, is a round trip to the supervisor (five of them
+ * for `true` in a busybox image).  faccessat is not intercepted; it skips only entries where the
+ * file does not exist for the effective ids execve uses, so the outcome (errno and EACCES
+ * included) is execvp's, and each exec is execvpe's (a script without #! runs with /bin/sh).
+ * A PATH with an empty entry (the working directory) goes to execvp itself (environ is env),
+ * which names the file there without a directory. */
+static void exec_searching_path(char *const *argv, char *const *env)
+{
+  const char *file = argv[0];
+  char default_path[PATH_MAX];
+  const char *path = search_path(env, default_path, sizeof(default_path));
+  if (file[0] == '\0' || strchr(file, '/') != NULL || path[0] == '\0' || path[0] == ':' ||
+      strstr(path, "::") != NULL || path[strlen(path) - 1] == ':') {
+    execvp(file, argv);
+    return;
+  }
+  bool eacces = false;
+  int last = ENOENT;
+  for (const char *dir = path;; dir++) {
+    const char *end = strchrnul(dir, ':');
+    char candidate[PATH_MAX];
+    int n = snprintf(candidate, sizeof(candidate), "%.*s/%s", (int)(end - dir), dir, file);
+    if (n < 0 || (size_t)n >= sizeof(candidate)) {
+      last = ENAMETOOLONG;
+    } else if (faccessat(AT_FDCWD, candidate, F_OK, AT_EACCESS) < 0 &&
+               (errno == ENOENT || errno == ENOTDIR)) {
+      last = errno;
+    } else {
+      execvpe(candidate, argv, env);
+      last = errno;
+      if (last == EACCES)
+        eacces = true;
+      else if (last != ENOENT && last != ESTALE && last != ENOTDIR && last != ENODEV &&
+               last != ETIMEDOUT)
+        break; /* execvp stops here too */
+    }
+    if (*end == '\0')
+      break;
+    dir = end;
+  }
+  errno = eacces ? EACCES : last;
 }
 
 int process_exec(const struct container_spec *spec, int *status, guise_error **err)
@@ -110,7 +172,7 @@ int process_exec(const struct container_spec *spec, int *status, guise_error **e
     if (sig != SIGKILL && sig != SIGSTOP)
       signal(sig, SIG_DFL);
   environ = spec->env; /* execvp searches the container's PATH, not guise's */
-  execvp(spec->argv[0], spec->argv);
+  exec_searching_path(spec->argv, spec->env);
   int saved = errno;
   *status = (saved == ENOENT || saved == ENOTDIR) ? 127 : 126;
   return guise_fail(err, saved, "exec %s failed", spec->argv[0]);

@@ -3,6 +3,7 @@
 #define GUISE_RUNTIME_PROCESS_H
 
 #include <signal.h>
+#include <sys/capability.h>
 
 #include "runtime/spec.h"
 #include "util/error.h"
@@ -10,9 +11,15 @@
 /* Signals guise forwards to the container (and the init to the command). */
 void process_forwarded_signals(sigset_t *set);
 
-/* Apply rlimits, user/groups, capabilities, no_new_privs, umask and working directory; called
- * inside the container after pivot_root, right before exec. */
-int process_apply_privileges(const struct container_spec *spec, guise_error **err);
+/* The capability sets of spec (effective, permitted, inheritable), for process_apply_privileges;
+ * cap_free it.  Made ahead, before the syscall-faking filter is installed: libcap asks the
+ * kernel (capget) to make one, and under the filter that is a round trip to the supervisor. */
+cap_t process_make_capabilities(const struct container_spec *spec, guise_error **err);
+
+/* Apply rlimits, user/groups, capabilities (the bounding and ambient sets of spec, caps for the
+ * others), no_new_privs, umask and working directory; called inside the container after
+ * pivot_root, right before exec. */
+int process_apply_privileges(const struct container_spec *spec, cap_t caps, guise_error **err);
 
 /* execvp the spec's command with its environment (PATH looked up from the container's env).
  * Returns only on failure, with the docker-convention status in *status (126 or 127). */

@@ -2,7 +2,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <strings.h>
 #include <sys/capability.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -292,8 +292,7 @@ void spec_init_defaults(struct container_spec *spec, bool from_bundle)
   if (spec->id == NULL) {
     unsigned char bytes[6];
     char hex[13];
-    _cleanup_close_ int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || read_all(fd, bytes, sizeof(bytes)) != (ssize_t)sizeof(bytes)) {
+    if (getrandom(bytes, sizeof(bytes), GRND_NONBLOCK) != (ssize_t)sizeof(bytes)) {
       /* no randomness: fall back to the pid, unique enough for a name */
       snprintf(hex, sizeof(hex), "%012x", (unsigned)getpid());
     } else {
