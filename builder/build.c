@@ -1281,16 +1281,17 @@ int build_image(const struct build_options *o, char image_id[72], guise_error **
   struct builder b = {.o = o, .contextfd = -1};
   int rc = -1;
   _cleanup_free_ char *ignore_text = NULL, *global_material = NULL;
+  /* A bad name is better reported before the build than after it. */
+  for (size_t i = 0; o->tags != NULL && o->tags[i] != NULL; i++) {
+    _cleanup_free_ char *name = NULL;
+    if (tag_name(o->tags[i], &name, err) < 0) return -1;
+  }
   if (read_containerfile(o, &b.cf, &ignore_text, err) < 0) goto out;
   if (ignore_text != NULL) b.ignore = ignore_parse(ignore_text);
   b.contextfd = open(o->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (b.contextfd < 0) {
     guise_fail_errno(err, "opening the build context %s failed", o->context);
     goto out;
-  }
-  for (size_t i = 0; o->tags != NULL && o->tags[i] != NULL; i++) {
-    _cleanup_free_ char *name = NULL;
-    if (tag_name(o->tags[i], &name, err) < 0) goto out;
   }
   if (plan_stages(&b, err) < 0) goto out;
   if (image_store_open(o->store_root, &b.store, err) < 0) goto out;

@@ -147,8 +147,10 @@ static int fail_at(const struct where *w, guise_error **err, const char *fmt, ..
   return guise_fail(err, 0, "%s: %s", w->path, msg);
 }
 
-/* Words separated by blanks; quotes and the escape character keep blanks inside a word (the
- * quotes themselves stay: cf_expand removes them where the language says so).  -1 on an
+static const char *brace_end(const char *p, char escape);
+
+/* Words separated by blanks; quotes, ${...} and the escape character keep blanks inside a word
+ * (the quotes themselves stay: cf_expand removes them where the language says so).  -1 on an
  * unterminated quote. */
 static int split_words(const char *p, char escape, char ***out)
 {
@@ -162,6 +164,13 @@ static int split_words(const char *p, char escape, char ***out)
       if (*p == escape && p[1] != '\0' && quote != '\'') {
         p++;
         continue;
+      }
+      if (quote != '\'' && p[0] == '$' && p[1] == '{') {
+        const char *close = brace_end(p + 2, escape);
+        if (close != NULL) {
+          p = close;
+          continue;
+        }
       }
       if (quote == 0 && (*p == '"' || *p == '\''))
         quote = *p;

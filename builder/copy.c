@@ -261,6 +261,7 @@ struct link_seen {
 
 struct copier {
   struct builder *b;
+  int dst_rootfd; /* destination paths (the hints) resolve inside it */
   const struct source_root *src;
   const struct ignore *exclude;
   struct fakefs_db *db; /* the destination's */
@@ -413,9 +414,9 @@ static int copy_dir(struct copier *cp, const char *spath, const char *rel, int s
   } else {
     return guise_fail_errno(err, "stat of %s failed", dhint);
   }
-  /* Following a symlink is fine here: it is the rootfs's own, resolved by the kernel inside
-   * ddir's tree only for a directory that exists (COPY into /link/ writes where it points). */
-  _cleanup_close_ int out = openat(ddir, dname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  /* An existing directory may be reached through a symlink the image has (/lib -> usr/lib):
+   * followed inside the rootfs, never out of it. */
+  _cleanup_close_ int out = openat2_in(cp->dst_rootfd, dhint, O_RDONLY | O_DIRECTORY, 0);
   if (out < 0) return guise_fail_errno(err, "opening the directory %s failed", dhint);
   _cleanup_strv_ char **names = NULL;
   if (list_dir(sfd, spath, &names, err) < 0) return -1;
@@ -923,7 +924,9 @@ int step_copy_files(struct builder *b, struct stage *st, const struct cf_instruc
     if (r < 0) guise_error_prefix(err, "--chown=%s", chown_text);
     cp.chown = true;
     cp.uid = u.uid;
-    cp.gid = u.gid;
+    /* A number without a group stands for both ids (docker's COPY --chown=10). */
+    size_t ulen = strcspn(chown_x, ":");
+    cp.gid = chown_x[ulen] == '\0' && strspn(chown_x, "0123456789") == ulen ? u.uid : u.gid;
     resolved_user_clear(&u);
   }
   if (r == 0 && chmod_text != NULL) {
@@ -934,6 +937,7 @@ int step_copy_files(struct builder *b, struct stage *st, const struct cf_instruc
     cp.chmod = (int)m;
   }
   cp.src = &p.root;
+  cp.dst_rootfd = st->rootfd;
   cp.exclude = p.exclude;
   cp.db = db;
   cp.preserve = r == 0 && (p.from_stage != NULL || p.image.rootfs != NULL);
@@ -986,10 +990,17 @@ int step_copy_files(struct builder *b, struct stage *st, const struct cf_instruc
       _cleanup_close_ int ddir = -1;
       _cleanup_free_ char *dname = NULL, *dhint = NULL;
       if (S_ISDIR(sst.st_mode)) {
-        /* A directory's contents are copied, not the directory itself. */
-        r = dest_for(&cp, st, &p, ".", true, &ddir, &dname, &dhint, err);
-        free(dhint);
+        /* A directory's contents go into the destination, which takes the directory's
+         * metadata when the copy makes it. */
         dhint = strdup(p.dest);
+        size_t len = strlen(dhint);
+        while (len > 1 && dhint[len - 1] == '/')
+          dhint[--len] = '\0';
+        char *slash = strrchr(dhint, '/');
+        _cleanup_free_ char *parent = strndup(dhint, slash == dhint ? 1 : (size_t)(slash - dhint));
+        dname = strdup(len == 1 ? "." : slash + 1);
+        ddir = open_dest_dir(&cp, st, parent, err);
+        r = ddir < 0 ? -1 : 0;
       } else {
         r = dest_for(&cp, st, &p, base_name(*rel ? rel : "/"), false, &ddir, &dname, &dhint, err);
       }
@@ -1018,7 +1029,8 @@ int copy_tree_to_dir(const struct source_root *src, const char *rel, const char 
   *slash = '\0';
   _cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (pfd < 0) return guise_fail_errno(err, "opening %s failed", parent);
-  int r = copy_node(&cp, *rel ? rel : "/", "", sfd, &sst, pfd, slash + 1, dest, err);
+  cp.dst_rootfd = pfd;
+  int r = copy_node(&cp, *rel ? rel : "/", "", sfd, &sst, pfd, slash + 1, slash + 1, err);
   copier_clear(&cp);
   return r;
 }

@@ -328,8 +328,8 @@ static void run_env(struct builder *b, struct stage *st, struct container_spec *
 /* --- mountpoints --- */
 
 /* Mountpoints the container creates in the rootfs (for a mount whose target is missing) are
- * not part of what the RUN made: remember the first missing component of each destination and
- * remove it afterwards if it is still an empty directory or an empty file. */
+ * not part of what the RUN made: remember the missing components of each destination and
+ * remove them afterwards, deepest first, where they are still empty directories or files. */
 struct made_paths {
   char **paths;
 };
@@ -338,6 +338,7 @@ static void note_missing(int rootfd, const char *dest, struct made_paths *mp)
 {
   char prefix[PATH_MAX];
   size_t len = 0;
+  bool missing = false;
   for (const char *p = dest; *p != '\0';) {
     while (*p == '/')
       p++;
@@ -349,13 +350,17 @@ static void note_missing(int rootfd, const char *dest, struct made_paths *mp)
     len += n;
     prefix[len] = '\0';
     p += n;
-    _cleanup_close_ int fd = openat2_in(rootfd, prefix, O_PATH, 0);
-    if (fd >= 0) continue;
-    if (errno != ENOENT) return;
-    for (size_t i = 0; mp->paths != NULL && mp->paths[i] != NULL; i++)
-      if (strcmp(mp->paths[i], prefix) == 0) return;
-    strv_append(&mp->paths, prefix);
-    return;
+    if (!missing) {
+      _cleanup_close_ int fd = openat2_in(rootfd, prefix, O_PATH, 0);
+      if (fd >= 0) continue;
+      if (errno != ENOENT) return;
+      missing = true;
+    }
+    /* This component and every one below it will be made by the container's setup. */
+    bool seen = false;
+    for (size_t i = 0; mp->paths != NULL && mp->paths[i] != NULL && !seen; i++)
+      seen = strcmp(mp->paths[i], prefix) == 0;
+    if (!seen) strv_append(&mp->paths, prefix);
   }
 }
 

@@ -46,8 +46,12 @@ static void test_forms_and_continuations(void **state)
                                       "COPY --chown=1:2 --from=base a b /dst/\n"
                                       "CMD [not json\n"
                                       "COPY [\"a b\", \"/dst/\"]\n"
-                                      "WORKDIR /my dir\r\n");
-  assert_int_equal(cf->n, 8);
+                                      "WORKDIR /my dir\r\n"
+                                      "COPY ${X:?X must be set} \"${Y:-a b}\" /d/\n");
+  assert_int_equal(cf->n, 9);
+  assert_string_equal(cf->ins[8].args[0], "${X:?X must be set}");
+  assert_string_equal(cf->ins[8].args[1], "\"${Y:-a b}\"");
+  assert_string_equal(cf->ins[8].args[2], "/d/");
   assert_int_equal(cf->ins[0].kind, CF_FROM);
   assert_string_equal(cf->ins[0].args[0], "debian:bookworm");
   assert_string_equal(cf->ins[0].args[2], "base"); /* stage names are case-insensitive */
