@@ -340,8 +340,7 @@ struct stage *stage_find(struct builder *b, const char *name, size_t before)
   uint32_t index;
   if (parse_id(name, &index)) return index < before ? &b->stages[index] : NULL;
   for (size_t i = 0; i < before && i < b->n_stages; i++)
-    if (b->stages[i].name != NULL && strcasecmp(b->stages[i].name, name) == 0)
-      return &b->stages[i];
+    if (b->stages[i].name != NULL && strcasecmp(b->stages[i].name, name) == 0) return &b->stages[i];
   return NULL;
 }
 
@@ -369,8 +368,7 @@ int stage_materialize(struct builder *b, struct stage *st, guise_error **err)
         asprintf(&st->rootfs, "%s/rootfs", st->dir) < 0)
       abort();
     if (mkdir(st->dir, 0700) < 0) return guise_fail_errno(err, "creating %s failed", st->dir);
-    if (mkdir(st->rootfs, 0755) < 0)
-      return guise_fail_errno(err, "creating %s failed", st->rootfs);
+    if (mkdir(st->rootfs, 0755) < 0) return guise_fail_errno(err, "creating %s failed", st->rootfs);
     st->rootfd = open(st->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (st->rootfd < 0) return guise_fail_errno(err, "opening %s failed", st->rootfs);
     if (fakefs_db_path_for_rootfs(st->rootfs, &st->db_path, err) < 0) return -1;
@@ -424,8 +422,8 @@ int stage_commit_layer(struct builder *b, struct stage *st, const struct rootfs_
   const char *mt = b->o->compression == LAYER_ZSTD           ? MT_OCI_LAYER_ZSTD
                    : b->o->compression == LAYER_UNCOMPRESSED ? MT_OCI_LAYER
                                                              : MT_OCI_LAYER_GZIP;
-  *desc = json_pack("{s:s,s:s,s:I}", "mediaType", mt, "digest", d.digest, "size",
-                    (json_int_t)d.size);
+  *desc =
+      json_pack("{s:s,s:s,s:I}", "mediaType", mt, "digest", d.digest, "size", (json_int_t)d.size);
   snprintf(diff_id, DIGEST_STR_MAX, "%s", d.diff_id);
   return 0;
 }
@@ -533,8 +531,9 @@ static int stage_from(struct builder *b, struct stage *st, const struct cf_instr
     }
     for (size_t i = 0; i < img->manifest->n_layers; i++) {
       const struct oci_descriptor *l = &img->manifest->layers[i];
-      json_array_append_new(st->layers, json_pack("{s:s,s:s,s:I}", "mediaType", l->media_type,
-                                                  "digest", l->digest, "size", (json_int_t)l->size));
+      json_array_append_new(st->layers,
+                            json_pack("{s:s,s:s,s:I}", "mediaType", l->media_type, "digest",
+                                      l->digest, "size", (json_int_t)l->size));
     }
     json_t *ids = json_object_get(json_object_get(img->config->json, "rootfs"), "diff_ids");
     if (json_is_array(ids)) json_array_extend(st->diff_ids, ids);
@@ -630,7 +629,8 @@ static int step_config(struct builder *b, struct stage *st, const struct cf_inst
   case CF_LABEL:
     for (size_t i = 0; words[i] != NULL; i++) {
       char *eq = strchr(words[i], '=');
-      if (eq == NULL) return guise_fail(err, 0, "%s: '%s' is not NAME=VALUE", in->keyword, words[i]);
+      if (eq == NULL)
+        return guise_fail(err, 0, "%s: '%s' is not NAME=VALUE", in->keyword, words[i]);
       *eq = '\0';
       if (in->kind == CF_ENV)
         json_env_set(c, words[i], eq + 1);
@@ -798,7 +798,8 @@ static int workdir_make(struct builder *b, struct stage *st, guise_error **err)
         break;
       }
       fd = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0) r = guise_fail_errno(err, "opening %s failed", prefix);
+      if (fd < 0)
+        r = guise_fail_errno(err, "opening %s failed", prefix);
       else if (u.uid != 0 || u.gid != 0)
         r = meta_record(db, fd, prefix, u.uid, u.gid, S_IFDIR | 0755, 0, err);
     }
@@ -825,8 +826,9 @@ static int step_fs(struct builder *b, struct stage *st, const struct cf_instruct
   default: {
     const char *user = json_string_value(json_object_get(st->config, "User"));
     r = asprintf(&material, "WORKDIR %s user %s",
-                 json_string_value(json_object_get(st->config, "WorkingDir")),
-                 user ? user : "") < 0 ? -1 : 0;
+                 json_string_value(json_object_get(st->config, "WorkingDir")), user ? user : "") < 0
+            ? -1
+            : 0;
     if (r < 0) abort();
   }
   }
@@ -849,9 +851,8 @@ static int step_fs(struct builder *b, struct stage *st, const struct cf_instruct
   }
   if (stage_materialize(b, st, err) < 0) return -1;
   if (in->kind == CF_WORKDIR) {
-    _cleanup_close_ int existing =
-        openat2_in(st->rootfd, json_string_value(json_object_get(st->config, "WorkingDir")),
-                   O_PATH, 0);
+    _cleanup_close_ int existing = openat2_in(
+        st->rootfd, json_string_value(json_object_get(st->config, "WorkingDir")), O_PATH, 0);
     if (existing >= 0) {
       e.created = created_time(b);
       r = cache_store(b, key, &e, err);
@@ -1053,17 +1054,16 @@ static int write_image(struct builder *b, struct stage *st, struct oci_descripto
     if (st->author != NULL) json_object_set_new(config, "author", json_string(st->author));
     _cleanup_free_ char *config_text = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
     char config_digest[DIGEST_STR_MAX];
-    if (image_store_put_blob(b->store, config_text, strlen(config_text), NULL, config_digest,
-                             err) < 0)
+    if (image_store_put_blob(b->store, config_text, strlen(config_text), NULL, config_digest, err) <
+        0)
       return -1;
-    _cleanup_json_ json_t *manifest = json_pack(
-        "{s:i,s:s,s:{s:s,s:s,s:I},s:O}", "schemaVersion", 2, "mediaType", MT_OCI_MANIFEST,
-        "config", "mediaType", MT_OCI_CONFIG, "digest", config_digest, "size",
-        (json_int_t)strlen(config_text), "layers", st->layers);
+    _cleanup_json_ json_t *manifest =
+        json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:O}", "schemaVersion", 2, "mediaType", MT_OCI_MANIFEST,
+                  "config", "mediaType", MT_OCI_CONFIG, "digest", config_digest, "size",
+                  (json_int_t)strlen(config_text), "layers", st->layers);
     manifest_text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
     manifest_len = strlen(manifest_text);
-    if (image_store_put_blob(b->store, manifest_text, manifest_len, NULL, manifest_digest, err) <
-        0)
+    if (image_store_put_blob(b->store, manifest_text, manifest_len, NULL, manifest_digest, err) < 0)
       return -1;
     if (cache_image_store(b, st->chain, manifest_digest, err) < 0) return -1;
     snprintf(image_id, 72, "%s", config_digest);
@@ -1109,8 +1109,10 @@ static int write_output(struct builder *b, const struct oci_descriptor *desc, gu
   if (image_ref_parse(b->o->output, &ref, err) < 0) return guise_error_prefix(err, "--output");
   if (ref->transport != TRANSPORT_OCI && ref->transport != TRANSPORT_DOCKER_ARCHIVE &&
       ref->transport != TRANSPORT_OCI_ARCHIVE)
-    return guise_fail(err, 0, "--output %s: expected oci:DIR, oci-archive:FILE or "
-                              "docker-archive:FILE", b->o->output);
+    return guise_fail(err, 0,
+                      "--output %s: expected oci:DIR, oci-archive:FILE or "
+                      "docker-archive:FILE",
+                      b->o->output);
   _cleanup_free_ char *layout_dir = build_tmp_path(b, "output-layout");
   _cleanup_image_store_ struct image_store *layout = NULL;
   if (image_layout_open(layout_dir, true, &layout, err) < 0) return -1;
@@ -1121,7 +1123,9 @@ static int write_output(struct builder *b, const struct oci_descriptor *desc, gu
   _cleanup_manifest_ struct image_manifest *m = NULL;
   if (manifest_parse(mdata, mlen, &m, err) < 0) return -1;
   for (size_t i = 0; i <= m->n_layers + 1; i++) {
-    const char *digest = i == 0 ? desc->digest : i == 1 ? m->config.digest : m->layers[i - 2].digest;
+    const char *digest = i == 0   ? desc->digest
+                         : i == 1 ? m->config.digest
+                                  : m->layers[i - 2].digest;
     _cleanup_free_ char *from = image_store_blob_path(b->store, digest);
     _cleanup_free_ char *to = image_store_blob_path(layout, digest);
     if (access(to, F_OK) == 0) continue;
@@ -1147,9 +1151,8 @@ static int write_output(struct builder *b, const struct oci_descriptor *desc, gu
   if (asprintf(&dest, "%s:%s%s%s", image_transport_name(ref->transport), fresh ? tmp : ref->path,
                ref->path_ref ? ":" : "", ref->path_ref ? ref->path_ref : "") < 0)
     abort();
-  struct image_copy_options co = {.tls_verify = b->o->tls_verify,
-                                  .quiet = b->o->progress == NULL,
-                                  .progress = b->o->progress};
+  struct image_copy_options co = {
+      .tls_verify = b->o->tls_verify, .quiet = b->o->progress == NULL, .progress = b->o->progress};
   if (image_push(layout, name, dest, &co, err) < 0) {
     if (fresh) remove_tree(tmp);
     return guise_error_prefix(err, "--output %s", b->o->output);
@@ -1172,16 +1175,17 @@ static int finish(struct builder *b, struct stage *st, char image_id[72], guise_
     r = tag_name(b->o->tags[i], &name, err);
     if (r == 0) strv_append(&names, name);
   }
+  build_say(b, "COMMIT %s", names != NULL ? names[0] : "");
   if (r == 0) r = write_image(b, st, &desc, image_id, err);
+  if (r == 0) build_say(b, "--> %.12s", digest_hex(image_id));
   if (r == 0 && b->o->output != NULL) r = write_output(b, &desc, err);
   /* Named last: a failure before leaves no name pointing at anything. */
   for (size_t i = 0; r == 0 && names != NULL && names[i] != NULL; i++) {
     r = image_store_tag(b->store, names[i], &desc, err);
     if (r == 0) build_say(b, "Successfully tagged %s", names[i]);
   }
-  struct image_copy_options co = {.tls_verify = b->o->tls_verify,
-                                  .quiet = b->o->progress == NULL,
-                                  .progress = b->o->progress};
+  struct image_copy_options co = {
+      .tls_verify = b->o->tls_verify, .quiet = b->o->progress == NULL, .progress = b->o->progress};
   for (size_t i = 0; r == 0 && b->o->push && names != NULL && names[i] != NULL; i++) {
     build_say(b, "Pushing %s", names[i]);
     r = image_push(b->store, names[i], NULL, &co, err);
@@ -1312,8 +1316,8 @@ int build_image(const struct build_options *o, char image_id[72], guise_error **
   /* ARGs before the first FROM. */
   for (size_t i = 0; i < b.cf->n && b.cf->ins[i].kind == CF_ARG; i++)
     for (size_t k = 0; b.cf->ins[i].args[k] != NULL; k++)
-      if (declare_arg(&b, &b.global_args, b.cf->ins[i].args[k], global_lookup, &b,
-                      &global_material, err) < 0) {
+      if (declare_arg(&b, &b.global_args, b.cf->ins[i].args[k], global_lookup, &b, &global_material,
+                      err) < 0) {
         guise_error_prefix(err, "%s:%d: %s", b.cf->path, b.cf->ins[i].line, b.cf->ins[i].original);
         goto out;
       }

@@ -27,11 +27,11 @@ struct build_options {
   const char *store_root;    /* NULL: the default store */
   int64_t source_date_epoch; /* >= 0: created times and layer mtimes clamped to it */
   enum layer_compression compression;
-  bool no_cache;             /* run every step (results are still cached for next time) */
-  enum build_pull pull;      /* base images and COPY --from images not in the store */
-  bool tls_verify;           /* for pulls and --push */
-  const char *output;        /* "oci:DIR[:REF]" or "docker-archive:FILE[:NAME]", may be NULL */
-  bool push;                 /* push every tag to its registry */
+  bool no_cache;        /* run every step (results are still cached for next time) */
+  enum build_pull pull; /* base images and COPY --from images not in the store */
+  bool tls_verify;      /* for pulls and --push */
+  const char *output;   /* "oci:DIR[:REF]" or "docker-archive:FILE[:NAME]", may be NULL */
+  bool push;            /* push every tag to its registry */
   /* Step lines ("STEP 2/5: RUN ...", "--> Using cache ..."), warnings, pull progress; NULL:
    * quiet, and then the output of RUN commands is kept back too and shown only when one
    * fails. */

@@ -99,12 +99,10 @@ int cache_lookup(struct builder *b, const char *key, struct cache_entry *e)
   return 1;
 }
 
-int cache_store(struct builder *b, const char *key, const struct cache_entry *e,
-                guise_error **err)
+int cache_store(struct builder *b, const char *key, const struct cache_entry *e, guise_error **err)
 {
-  _cleanup_json_ json_t *j =
-      json_pack("{s:O?,s:s,s:s}", "layer", e->layer, "diff_id", e->layer ? e->diff_id : "",
-                "created", e->created);
+  _cleanup_json_ json_t *j = json_pack("{s:O?,s:s,s:s}", "layer", e->layer, "diff_id",
+                                       e->layer ? e->diff_id : "", "created", e->created);
   return write_entry(b, "step", key, j, err);
 }
 
@@ -128,15 +126,14 @@ int cache_image_lookup(struct builder *b, const char *chain, char manifest[DIGES
   return 1;
 }
 
-int cache_image_store(struct builder *b, const char *chain, const char *manifest,
-                      guise_error **err)
+int cache_image_store(struct builder *b, const char *chain, const char *manifest, guise_error **err)
 {
   _cleanup_free_ char *data = NULL;
   size_t len;
   if (image_store_read_blob(b->store, manifest, MANIFEST_MAX_BYTES, &data, &len, err) < 0)
     return -1;
-  _cleanup_json_ json_t *j = json_pack("{s:{s:s,s:I}}", "manifest", "digest", manifest, "size",
-                                       (json_int_t)len);
+  _cleanup_json_ json_t *j =
+      json_pack("{s:{s:s,s:I}}", "manifest", "digest", manifest, "size", (json_int_t)len);
   return write_entry(b, "image", chain, j, err);
 }
 

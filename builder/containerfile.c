@@ -315,12 +315,11 @@ static int parse_flags(const struct where *w, const struct keyword *kw, const ch
     if (!repeatable) {
       _cleanup_free_ char *name = strndup(flag + 2, nlen);
       if (cf_flag(in, name) != NULL)
-        return fail_at(w, err, "%s flag --%s given twice: '%s'", kw->keyword, name,
-                       in->original);
+        return fail_at(w, err, "%s flag --%s given twice: '%s'", kw->keyword, name, in->original);
     }
     if (flag[2 + nlen] == '=' && flag[3 + nlen] == '\0')
-      return fail_at(w, err, "%s flag --%.*s needs a value: '%s'", kw->keyword, (int)nlen,
-                     flag + 2, in->original);
+      return fail_at(w, err, "%s flag --%.*s needs a value: '%s'", kw->keyword, (int)nlen, flag + 2,
+                     in->original);
     strv_append(&in->flags, flag);
     p = skip_space(end);
   }
@@ -349,8 +348,7 @@ static bool valid_duration(const char *s)
 static int parse_healthcheck(const struct where *w, const char *p, struct cf_instruction *in,
                              guise_error **err)
 {
-  static const char *const durations[] = {"interval", "timeout", "start-period",
-                                          "start-interval"};
+  static const char *const durations[] = {"interval", "timeout", "start-period", "start-interval"};
   for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
     const char *v = cf_flag(in, durations[i]);
     if (v != NULL && !valid_duration(v))
@@ -390,8 +388,8 @@ static int parse_healthcheck(const struct where *w, const char *p, struct cf_ins
 }
 
 /* ENV/LABEL: NAME=VALUE words, or the old ENV NAME VALUE... form. */
-static int parse_pairs(const struct where *w, const char *p, char escape,
-                       struct cf_instruction *in, guise_error **err)
+static int parse_pairs(const struct where *w, const char *p, char escape, struct cf_instruction *in,
+                       guise_error **err)
 {
   _cleanup_strv_ char **words = NULL;
   if (split_words(p, escape, &words) < 0)
@@ -407,8 +405,8 @@ static int parse_pairs(const struct where *w, const char *p, char escape,
   }
   for (size_t i = 0; words[i] != NULL; i++)
     if (strchr(words[i], '=') == NULL || words[i][0] == '=')
-      return fail_at(w, err, "%s expects NAME=VALUE pairs, not '%s': '%s'", in->keyword,
-                     words[i], in->original);
+      return fail_at(w, err, "%s expects NAME=VALUE pairs, not '%s': '%s'", in->keyword, words[i],
+                     in->original);
   in->args = steal_ptr(&words);
   return 0;
 }
@@ -534,8 +532,7 @@ static int parse_instruction(const struct where *w, const char *text, char escap
   in->keyword = kw->keyword;
   p = skip_space(kw_end);
   if (kw->flags != NULL && parse_flags(w, kw, &p, in, err) < 0) return -1;
-  if (*p == '\0')
-    return fail_at(w, err, "%s needs arguments: '%s'", kw->keyword, in->original);
+  if (*p == '\0') return fail_at(w, err, "%s needs arguments: '%s'", kw->keyword, in->original);
   if (parse_args(w, kw, p, escape, in, err) < 0) return -1;
   if (in->kind == CF_ONBUILD) {
     in->trigger = calloc(1, sizeof(*in->trigger));
@@ -544,8 +541,7 @@ static int parse_instruction(const struct where *w, const char *text, char escap
       return guise_error_prefix(err, "ONBUILD");
     enum cf_kind t = in->trigger->kind;
     if (t == CF_ONBUILD || t == CF_FROM || t == CF_MAINTAINER)
-      return fail_at(w, err, "ONBUILD %s is not allowed: '%s'", in->trigger->keyword,
-                     in->original);
+      return fail_at(w, err, "ONBUILD %s is not allowed: '%s'", in->trigger->keyword, in->original);
     if (in->trigger->n_heredocs > 0)
       return fail_at(w, err, "heredocs in ONBUILD are not supported: '%s'", in->original);
   }
@@ -752,9 +748,9 @@ static int parse_lines(struct containerfile *cf, const struct lines *l, guise_er
     k++;
   if (k == cf->n || cf->ins[k].kind != CF_FROM) {
     struct where w = {cf->path, k < cf->n ? cf->ins[k].line : (int)l->n};
-    return fail_at(&w, err, "the first instruction must be FROM (only ARG may come before it)%s%s%s",
-                   k < cf->n ? ": '" : "", k < cf->n ? cf->ins[k].original : "",
-                   k < cf->n ? "'" : "");
+    return fail_at(
+        &w, err, "the first instruction must be FROM (only ARG may come before it)%s%s%s",
+        k < cf->n ? ": '" : "", k < cf->n ? cf->ins[k].original : "", k < cf->n ? "'" : "");
   }
   return 0;
 }
@@ -990,8 +986,7 @@ static int lex(struct lexer *lx, const char **pp, struct buf *b, guise_error **e
         p += 2;
         continue;
       }
-      if (quote == '"' && *p == lx->escape &&
-          (p[1] == '"' || p[1] == '$' || p[1] == lx->escape)) {
+      if (quote == '"' && *p == lx->escape && (p[1] == '"' || p[1] == '$' || p[1] == lx->escape)) {
         buf_add(b, p + 1, 1);
         p += 2;
         continue;
@@ -1035,7 +1030,8 @@ static int lex(struct lexer *lx, const char **pp, struct buf *b, guise_error **e
 int cf_expand(const char *text, char escape, bool unquote, cf_lookup_fn lookup, void *ud,
               char **out, guise_error **err)
 {
-  struct lexer lx = {.text = text, .escape = escape, .unquote = unquote, .lookup = lookup, .ud = ud};
+  struct lexer lx = {
+      .text = text, .escape = escape, .unquote = unquote, .lookup = lookup, .ud = ud};
   struct buf b = {0};
   buf_add(&b, "", 0);
   const char *p = text;

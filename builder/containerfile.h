@@ -65,8 +65,8 @@ struct cf_instruction {
 };
 
 struct containerfile {
-  char *path;  /* for messages */
-  char escape; /* '\\' or what the escape directive says */
+  char *path;   /* for messages */
+  char escape;  /* '\\' or what the escape directive says */
   char *syntax; /* the syntax directive, NULL when absent (recorded, not acted on) */
   struct cf_instruction *ins;
   size_t n;

@@ -20,30 +20,6 @@
 
 /* --- paths --- */
 
-/* The components of path, "." dropped and ".." resolved lexically, never above the root. */
-static char **path_parts(const char *path)
-{
-  char **parts = calloc(1, sizeof(char *));
-  if (parts == NULL) abort();
-  size_t n = 0;
-  _cleanup_free_ char *copy = strdup(path);
-  if (copy == NULL) abort();
-  char *save = NULL;
-  for (char *c = strtok_r(copy, "/", &save); c != NULL; c = strtok_r(NULL, "/", &save)) {
-    if (strcmp(c, ".") == 0) continue;
-    if (strcmp(c, "..") == 0) {
-      if (n > 0) {
-        free(parts[--n]);
-        parts[n] = NULL;
-      }
-      continue;
-    }
-    strv_append(&parts, c);
-    n++;
-  }
-  return parts;
-}
-
 static char *path_join(const char *a, const char *b)
 {
   char *p = NULL;
@@ -107,8 +83,8 @@ static bool is_dir_at(int rootfd, const char *path)
 
 /* --- matching sources --- */
 
-static int match_rec(const struct source_root *src, const char *prefix, char **parts,
-                     char ***out, guise_error **err)
+static int match_rec(const struct source_root *src, const char *prefix, char **parts, char ***out,
+                     guise_error **err)
 {
   if (*parts == NULL) {
     strv_append(out, prefix);
@@ -124,7 +100,8 @@ static int match_rec(const struct source_root *src, const char *prefix, char **p
     if (parts[1] != NULL && !S_ISDIR(st.st_mode)) return 0;
     return match_rec(src, path, parts + 1, out, err);
   }
-  _cleanup_close_ int dfd = openat2_in(src->rootfd, *prefix ? prefix : "/", O_PATH | O_DIRECTORY, 0);
+  _cleanup_close_ int dfd =
+      openat2_in(src->rootfd, *prefix ? prefix : "/", O_PATH | O_DIRECTORY, 0);
   if (dfd < 0) return 0;
   _cleanup_strv_ char **names = NULL;
   if (list_dir(dfd, *prefix ? prefix : "/", &names, err) < 0) return -1;
@@ -141,7 +118,7 @@ static int match_rec(const struct source_root *src, const char *prefix, char **p
 int source_match(const struct source_root *src, const char *pattern, char ***matches,
                  guise_error **err)
 {
-  _cleanup_strv_ char **parts = path_parts(pattern);
+  _cleanup_strv_ char **parts = ignore_path_parts(pattern);
   _cleanup_strv_ char **out = NULL;
   if (match_rec(src, "", parts, &out, err) < 0) return -1;
   if (out == NULL) return guise_fail(err, ENOENT, "%s", pattern);
@@ -267,7 +244,7 @@ struct copier {
   struct fakefs_db *db; /* the destination's */
   bool chown;
   uint32_t uid, gid;
-  int chmod; /* -1: keep the source's */
+  int chmod;     /* -1: keep the source's */
   bool preserve; /* keep the source's faked owners (a stage or an image) */
   struct link_seen *links;
   size_t n_links;
@@ -405,8 +382,8 @@ static int copy_dir(struct copier *cp, const char *spath, const char *rel, int s
   bool created = false;
   if (fstatat(ddir, dname, &dst, 0) == 0) {
     if (!S_ISDIR(dst.st_mode))
-      return guise_fail(err, ENOTDIR, "%s: cannot replace the file %s with a directory",
-                        cp->what, dhint);
+      return guise_fail(err, ENOTDIR, "%s: cannot replace the file %s with a directory", cp->what,
+                        dhint);
   } else if (errno == ENOENT) {
     if (mkdirat(ddir, dname, 0700) < 0)
       return guise_fail_errno(err, "creating the directory %s failed", dhint);
@@ -450,8 +427,8 @@ static int copy_dir(struct copier *cp, const char *spath, const char *rel, int s
   return 0;
 }
 
-static int copy_file(struct copier *cp, const char *spath, int sfd, const struct stat *st,
-                     int ddir, const char *dname, const char *dhint, guise_error **err)
+static int copy_file(struct copier *cp, const char *spath, int sfd, const struct stat *st, int ddir,
+                     const char *dname, const char *dhint, guise_error **err)
 {
   if (clear_dest(cp, ddir, dname, dhint, err) < 0) return -1;
   if (st->st_nlink > 1) {
@@ -485,8 +462,7 @@ static int copy_file(struct copier *cp, const char *spath, int sfd, const struct
     cp->links = realloc(cp->links, (cp->n_links + 1) * sizeof(*cp->links));
     if (cp->links == NULL) abort();
     int keep = openat(ddir, dname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    if (keep >= 0)
-      cp->links[cp->n_links++] = (struct link_seen){st->st_dev, st->st_ino, keep};
+    if (keep >= 0) cp->links[cp->n_links++] = (struct link_seen){st->st_dev, st->st_ino, keep};
   }
   return 0;
 }
@@ -512,8 +488,10 @@ static int copy_node(struct copier *cp, const char *spath, const char *rel, int 
     if (mkfifoat(ddir, dname, disk_mode(m.mode, false)) < 0)
       return guise_fail_errno(err, "creating the fifo %s failed", dhint);
   } else {
-    return guise_fail(err, 0, "%s: %s is a device node; only a stage's or image's (faked) ones "
-                              "can be copied", cp->what, spath);
+    return guise_fail(err, 0,
+                      "%s: %s is a device node; only a stage's or image's (faked) ones "
+                      "can be copied",
+                      cp->what, spath);
   }
   _cleanup_close_ int fd = openat(ddir, dname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return guise_fail_errno(err, "opening %s failed", dhint);
@@ -525,7 +503,7 @@ static int copy_node(struct copier *cp, const char *spath, const char *rel, int 
 /* Open (creating as needed, with the copy's owner) the directory path of the stage. */
 static int open_dest_dir(struct copier *cp, struct stage *st, const char *path, guise_error **err)
 {
-  _cleanup_strv_ char **parts = path_parts(path);
+  _cleanup_strv_ char **parts = ignore_path_parts(path);
   _cleanup_free_ char *prefix = strdup("");
   if (prefix == NULL) abort();
   for (size_t i = 0; parts[i] != NULL; i++) {
@@ -670,21 +648,76 @@ void copy_downloads_free(struct builder *b)
   b->n_downloads = 0;
 }
 
+/* --- --from: an earlier stage or an image --- */
+
+int from_source_open(struct builder *b, struct stage *st, const char *name, bool open_root,
+                     struct from_source *fs, guise_error **err)
+{
+  *fs = (struct from_source){.image_fd = -1};
+  fs->root =
+      (struct source_root){.rootfd = b->contextfd, .path = b->o->context, .ignore = b->ignore};
+  if (name == NULL) return 0;
+  fs->root.ignore = NULL;
+  fs->stage = stage_find(b, name, st->index);
+  if (fs->stage != NULL && !fs->stage->done)
+    return guise_fail(err, 0, "the stage %s was not built", name);
+  if (fs->stage == NULL) {
+    if (strspn(name, "0123456789") == strlen(name))
+      return guise_fail(err, 0, "no earlier stage has the index %s", name);
+    if (build_image_source(b, name, &fs->image, err) < 0)
+      return guise_error_prefix(err, "neither an earlier stage nor an image");
+  }
+  if (!open_root) return 0;
+  if (fs->stage != NULL) {
+    if (stage_materialize(b, fs->stage, err) < 0) return -1;
+    fs->root.rootfd = fs->stage->rootfd;
+    fs->root.path = fs->stage->rootfs;
+    fs->db_path = fs->stage->db_path;
+  } else {
+    fs->image_fd = open(fs->image.rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fs->image_fd < 0) return guise_fail_errno(err, "opening %s failed", fs->image.rootfs);
+    fs->root.rootfd = fs->image_fd;
+    fs->root.path = fs->image.rootfs;
+    fs->db_path = fs->image.db_path;
+  }
+  if (access(fs->db_path, F_OK) == 0 &&
+      fakefs_db_open(fs->db_path, FAKEFS_DB_READONLY, &fs->db, err) < 0)
+    return -1;
+  fs->root.db = fs->db;
+  return 0;
+}
+
+bool from_source_identity(const struct from_source *fs, struct digest_ctx *d)
+{
+  char line[DIGEST_STR_MAX + 16];
+  if (fs->stage != NULL)
+    snprintf(line, sizeof(line), "stage %s\n", fs->stage->chain);
+  else if (fs->image.rootfs != NULL)
+    snprintf(line, sizeof(line), "image %s\n", fs->image.manifest_digest);
+  else
+    return false;
+  digest_update(d, line, strlen(line));
+  return true;
+}
+
+void from_source_clear(struct from_source *fs)
+{
+  image_source_clear(&fs->image);
+  if (fs->image_fd >= 0) close(fs->image_fd);
+  if (fs->db != NULL) fakefs_db_close(fs->db);
+  *fs = (struct from_source){.image_fd = -1};
+}
+
 /* --- the instruction --- */
 
 /* Everything a COPY/ADD needs, from its flags and arguments. */
 struct copy_plan {
-  char **srcs;       /* expanded source words (heredoc markers included) */
-  char *dest;        /* absolute */
-  bool dest_is_dir;  /* ends with '/', or several sources */
+  char **srcs;      /* expanded source words (heredoc markers included) */
+  char *dest;       /* absolute */
+  bool dest_is_dir; /* ends with '/', or several sources */
   const char *checksum;
   struct ignore *exclude;
-  /* where the sources are */
-  struct source_root root;
-  struct stage *from_stage;
-  struct image_source image;
-  int image_rootfd;
-  struct fakefs_db *from_db;
+  struct from_source src; /* where the sources are */
 };
 
 static void plan_clear(struct copy_plan *p)
@@ -692,9 +725,7 @@ static void plan_clear(struct copy_plan *p)
   strv_free(p->srcs);
   free(p->dest);
   if (p->exclude != NULL) ignore_free(p->exclude);
-  image_source_clear(&p->image);
-  if (p->image_rootfd >= 0) close(p->image_rootfd);
-  if (p->from_db != NULL) fakefs_db_close(p->from_db);
+  from_source_clear(&p->src);
 }
 
 static const struct cf_heredoc *heredoc_named(const struct cf_instruction *in, const char *word)
@@ -715,7 +746,7 @@ static const struct cf_heredoc *heredoc_named(const struct cf_instruction *in, c
 static int plan_make(struct builder *b, struct stage *st, const struct cf_instruction *in,
                      bool open_sources, struct copy_plan *p, guise_error **err)
 {
-  *p = (struct copy_plan){.image_rootfd = -1};
+  *p = (struct copy_plan){.src.image_fd = -1};
   char escape = b->cf->escape;
   size_t n = strv_length(in->args);
   for (size_t i = 0; i < n; i++) {
@@ -742,8 +773,10 @@ static int plan_make(struct builder *b, struct stage *st, const struct cf_instru
   p->dest = stage_abs_path(st, last);
   free(last);
   if (ns > 2 && !p->dest_is_dir)
-    return guise_fail(err, 0, "with several sources the destination of %s must be a directory "
-                              "ending in /: '%s'", in->keyword, p->dest);
+    return guise_fail(err, 0,
+                      "with several sources the destination of %s must be a directory "
+                      "ending in /: '%s'",
+                      in->keyword, p->dest);
   if (cf_flag(in, "parents") != NULL)
     return guise_fail(err, ENOTSUP, "%s --parents is not supported", in->keyword);
   if (cf_flag(in, "keep-git-dir") != NULL)
@@ -765,39 +798,11 @@ static int plan_make(struct builder *b, struct stage *st, const struct cf_instru
   }
   free(ex);
   if (*ex_text) p->exclude = ignore_parse(ex_text);
-  p->root = (struct source_root){.rootfd = b->contextfd, .path = b->o->context, .ignore = b->ignore};
   const char *from = cf_flag(in, "from");
-  if (from == NULL) return 0;
   _cleanup_free_ char *from_x = NULL;
-  if (cf_expand(from, escape, true, stage_lookup, st, &from_x, err) < 0) return -1;
-  p->root.ignore = NULL;
-  p->from_stage = stage_find(b, from_x, st->index);
-  if (p->from_stage != NULL && !p->from_stage->done)
-    return guise_fail(err, 0, "--from=%s: that stage was not built", from_x);
-  if (p->from_stage == NULL) {
-    if (strcspn(from_x, "0123456789") == 0 && strspn(from_x, "0123456789") == strlen(from_x))
-      return guise_fail(err, 0, "--from=%s: no earlier stage with that index", from_x);
-    if (build_image_source(b, from_x, &p->image, err) < 0)
-      return guise_error_prefix(err, "--from=%s (neither an earlier stage nor an image)", from_x);
-  }
-  if (!open_sources) return 0;
-  const char *db_path;
-  if (p->from_stage != NULL) {
-    if (stage_materialize(b, p->from_stage, err) < 0) return -1;
-    p->root.rootfd = p->from_stage->rootfd;
-    p->root.path = p->from_stage->rootfs;
-    db_path = p->from_stage->db_path;
-  } else {
-    p->image_rootfd = open(p->image.rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (p->image_rootfd < 0) return guise_fail_errno(err, "opening %s failed", p->image.rootfs);
-    p->root.rootfd = p->image_rootfd;
-    p->root.path = p->image.rootfs;
-    db_path = p->image.db_path;
-  }
-  if (access(db_path, F_OK) == 0 &&
-      fakefs_db_open(db_path, FAKEFS_DB_READONLY, &p->from_db, err) < 0)
-    return -1;
-  p->root.db = p->from_db;
+  if (from != NULL && cf_expand(from, escape, true, stage_lookup, st, &from_x, err) < 0) return -1;
+  if (from_source_open(b, st, from_x, open_sources, &p->src, err) < 0)
+    return guise_error_prefix(err, "--from=%s", from_x);
   return 0;
 }
 
@@ -807,19 +812,11 @@ int copy_cache_material(struct builder *b, struct stage *st, const struct cf_ins
   struct copy_plan p;
   int r = plan_make(b, st, in, false, &p, err);
   _cleanup_digest_ struct digest_ctx *d = digest_new();
-  char line[DIGEST_STR_MAX + 64];
-  if (r == 0 && p.from_stage != NULL) {
-    snprintf(line, sizeof(line), "from-stage %s\n", p.from_stage->chain);
-    digest_update(d, line, strlen(line));
-  } else if (r == 0 && p.image.rootfs != NULL) {
-    snprintf(line, sizeof(line), "from-image %s\n", p.image.manifest_digest);
-    digest_update(d, line, strlen(line));
-  }
+  bool named = r == 0 && from_source_identity(&p.src, d);
   for (size_t i = 0; r == 0 && p.srcs[i] != NULL; i++) {
     const char *s = p.srcs[i];
     digest_update(d, s, strlen(s) + 1);
-    if (heredoc_named(in, s) != NULL || p.from_stage != NULL || p.image.rootfs != NULL)
-      continue;
+    if (heredoc_named(in, s) != NULL || named) continue;
     if (in->kind == CF_ADD && is_url(s)) {
       const struct download *dl;
       r = download(b, s, p.checksum, &dl, err);
@@ -827,10 +824,10 @@ int copy_cache_material(struct builder *b, struct stage *st, const struct cf_ins
       continue;
     }
     _cleanup_strv_ char **matches = NULL;
-    r = source_match(&p.root, s, &matches, err);
+    r = source_match(&p.src.root, s, &matches, err);
     if (r < 0 && (*err)->errnum == ENOENT)
       guise_error_prefix(err, "%s source not found in the build context", in->keyword);
-    if (r == 0) r = source_hash(&p.root, matches, p.exclude, d, err);
+    if (r == 0) r = source_hash(&p.src.root, matches, p.exclude, d, err);
   }
   plan_clear(&p);
   if (r < 0) return -1;
@@ -875,8 +872,8 @@ static int copy_heredoc(struct builder *b, struct copier *cp, struct stage *st,
   _cleanup_free_ char *dname = NULL, *dhint = NULL;
   if (dest_for(cp, st, p, h->name, false, &ddir, &dname, &dhint, err) < 0) return -1;
   if (clear_dest(cp, ddir, dname, dhint, err) < 0) return -1;
-  _cleanup_close_ int fd = openat(ddir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                                  0600);
+  _cleanup_close_ int fd =
+      openat(ddir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0 || write_all(fd, body, strlen(body)) < 0)
     return guise_fail_errno(err, "writing %s failed", dhint);
   mode_t mode = cp->chmod >= 0 ? (mode_t)cp->chmod : 0644;
@@ -936,11 +933,11 @@ int step_copy_files(struct builder *b, struct stage *st, const struct cf_instruc
       r = guise_fail(err, 0, "--chmod=%s: expected an octal mode such as 0644", chmod_text);
     cp.chmod = (int)m;
   }
-  cp.src = &p.root;
+  cp.src = &p.src.root;
   cp.dst_rootfd = st->rootfd;
   cp.exclude = p.exclude;
   cp.db = db;
-  cp.preserve = r == 0 && (p.from_stage != NULL || p.image.rootfs != NULL);
+  cp.preserve = r == 0 && (p.src.stage != NULL || p.src.image.rootfs != NULL);
   for (size_t i = 0; r == 0 && p.srcs[i] != NULL; i++) {
     const char *s = p.srcs[i];
     _cleanup_free_ char *what = NULL;
@@ -951,7 +948,7 @@ int step_copy_files(struct builder *b, struct stage *st, const struct cf_instruc
       r = copy_heredoc(b, &cp, st, &p, h, err);
       continue;
     }
-    if (in->kind == CF_ADD && p.root.db == NULL && (is_url(s) || is_git(s))) {
+    if (in->kind == CF_ADD && p.src.root.db == NULL && (is_url(s) || is_git(s))) {
       if (is_git(s) && !is_url(s))
         r = guise_fail(err, ENOTSUP, "ADD %s: git repositories are not supported", s);
       else
@@ -963,27 +960,31 @@ int step_copy_files(struct builder *b, struct stage *st, const struct cf_instruc
       break;
     }
     _cleanup_strv_ char **matches = NULL;
-    r = source_match(&p.root, s, &matches, err);
+    r = source_match(&p.src.root, s, &matches, err);
     if (r < 0) {
       if ((*err)->errnum == ENOENT)
         guise_error_prefix(err, "%s source not found in %s", in->keyword,
-                           p.from_stage ? "the stage" : p.image.rootfs ? "the image" : "the build context");
+                           p.src.stage          ? "the stage"
+                           : p.src.image.rootfs ? "the image"
+                                                : "the build context");
       break;
     }
     if (matches[1] != NULL && !p.dest_is_dir) {
-      r = guise_fail(err, 0, "%s matches several files: the destination must be a directory "
-                             "ending in /", s);
+      r = guise_fail(err, 0,
+                     "%s matches several files: the destination must be a directory "
+                     "ending in /",
+                     s);
       break;
     }
     for (size_t k = 0; r == 0 && matches[k] != NULL; k++) {
       const char *rel = matches[k];
-      _cleanup_close_ int sfd = openat2_in(p.root.rootfd, *rel ? rel : "/", O_PATH, 0);
+      _cleanup_close_ int sfd = openat2_in(p.src.root.rootfd, *rel ? rel : "/", O_PATH, 0);
       struct stat sst;
       if (sfd < 0 || fstat(sfd, &sst) < 0) {
         r = guise_fail_errno(err, "opening the source %s failed", rel);
         break;
       }
-      if (in->kind == CF_ADD && p.root.db == NULL && S_ISREG(sst.st_mode) && is_archive(sfd)) {
+      if (in->kind == CF_ADD && p.src.root.db == NULL && S_ISREG(sst.st_mode) && is_archive(sfd)) {
         r = add_archive(&cp, st, sfd, rel, p.dest, err);
         continue;
       }

@@ -18,9 +18,7 @@ struct ignore {
   bool exceptions;
 };
 
-/* Split a cleaned relative path into components, resolving "." and ".." lexically (a ".." at
- * the top stays at the top, as filepath.Clean of an absolute path does). */
-static char **clean_parts(const char *path)
+char **ignore_path_parts(const char *path)
 {
   char **parts = calloc(1, sizeof(char *));
   if (parts == NULL) abort();
@@ -58,7 +56,7 @@ struct ignore *ignore_parse(const char *text)
     if (exception) line++;
     while (*line == ' ' || *line == '\t')
       line++;
-    char **parts = clean_parts(line);
+    char **parts = ignore_path_parts(line);
     if (parts[0] == NULL) { /* "/" or "." : the whole context */
       strv_append(&parts, "**");
     }
@@ -108,7 +106,7 @@ static bool matches_or_parent(const struct pattern *pt, char **parts)
 bool ignore_excluded(const struct ignore *ig, const char *path)
 {
   if (ig == NULL || ig->n == 0) return false;
-  _cleanup_strv_ char **parts = clean_parts(path);
+  _cleanup_strv_ char **parts = ignore_path_parts(path);
   if (parts[0] == NULL) return false;
   bool excluded = false;
   for (size_t i = 0; i < ig->n; i++)

@@ -16,6 +16,10 @@
 
 struct ignore;
 
+/* The components of path, "." dropped and ".." resolved lexically, never above the root
+ * (NULL-terminated, malloc'd): how patterns and paths are cleaned. */
+char **ignore_path_parts(const char *path);
+
 /* Parse the contents of an ignore file (never fails on content: bad patterns match nothing). */
 struct ignore *ignore_parse(const char *text);
 void ignore_free(struct ignore *ig);

@@ -20,11 +20,11 @@ struct download;
 
 struct stage {
   size_t index;
-  char *name;          /* AS name (lower case), NULL when none */
-  size_t first, end;   /* its instructions: cf->ins[first] is the FROM, end is one past the last */
-  bool needed;         /* the target depends on it */
+  char *name;        /* AS name (lower case), NULL when none */
+  size_t first, end; /* its instructions: cf->ins[first] is the FROM, end is one past the last */
+  bool needed;       /* the target depends on it */
   bool done;
-  size_t step, steps;  /* progress numbering */
+  size_t step, steps; /* progress numbering */
 
   /* The image being built: parts of the image config, the layers so far. */
   json_t *config;   /* the config's "config" object */
@@ -32,8 +32,8 @@ struct stage {
   json_t *layers;   /* manifest layer descriptors */
   json_t *diff_ids; /* rootfs.diff_ids */
   json_t *history;
-  json_t *shell;    /* SHELL, default ["/bin/sh", "-c"] */
-  char **args;      /* ARGs in scope: "NAME=VALUE" */
+  json_t *shell; /* SHELL, default ["/bin/sh", "-c"] */
+  char **args;   /* ARGs in scope: "NAME=VALUE" */
   /* The cache chain: a digest of everything that determined the state so far (base image,
    * instructions, argument values, content of copied files). */
   char chain[DIGEST_STR_MAX];
@@ -60,7 +60,7 @@ struct builder {
   struct stage *stages;
   size_t n_stages; /* up to the target */
   size_t n_alloc;
-  unsigned tmp_seq; /* for unique names under work */
+  unsigned tmp_seq;           /* for unique names under work */
   struct download *downloads; /* ADD URLs fetched by this build (copy.c) */
   size_t n_downloads;
 };
@@ -126,8 +126,7 @@ struct cache_entry {
 void cache_entry_clear(struct cache_entry *e);
 /* 1 with *e when key has an entry whose blobs are all still in the store, 0 when not. */
 int cache_lookup(struct builder *b, const char *key, struct cache_entry *e);
-int cache_store(struct builder *b, const char *key, const struct cache_entry *e,
-                guise_error **err);
+int cache_store(struct builder *b, const char *key, const struct cache_entry *e, guise_error **err);
 /* The finished image of a chain (the manifest digest), for an unchanged rebuild to give the
  * same image id.  lookup: 1 and manifest_digest when present with its blobs, 0 when not. */
 int cache_image_lookup(struct builder *b, const char *chain, char manifest[DIGEST_STR_MAX]);
@@ -145,6 +144,23 @@ struct source_root {
   struct fakefs_db *db;        /* faked state there (stage/image), NULL for the context */
   const struct ignore *ignore; /* the context's ignore file, NULL otherwise */
 };
+/* A --from=NAME / from=NAME: an earlier stage or an image (loaded or pulled); NAME NULL: the
+ * build context.  With open_root, root is ready to read (a stage's rootfs made current) with
+ * its faked-state database. */
+struct from_source {
+  struct source_root root;
+  struct stage *stage;
+  struct image_source image;
+  int image_fd;
+  const char *db_path;
+  struct fakefs_db *db;
+};
+int from_source_open(struct builder *b, struct stage *st, const char *name, bool open_root,
+                     struct from_source *fs, guise_error **err);
+/* Feed the identity of a stage (its chain) or image (its manifest digest) to d; false for the
+ * context, whose content must be hashed instead. */
+bool from_source_identity(const struct from_source *fs, struct digest_ctx *d);
+void from_source_clear(struct from_source *fs);
 /* The paths (relative to the root, "" for the root itself) that a source pattern names, with
  * wildcards expanded per component inside the root; sorted.  Fails with ENOENT when nothing
  * matches. */

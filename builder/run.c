@@ -114,7 +114,8 @@ static int parse_mount(struct stage *st, const char *text, struct run_mount *m, 
   m->target = stage_abs_path(st, target);
   if (m->type == RM_CACHE) {
     if (m->from != NULL || m->source != NULL)
-      return guise_fail(err, ENOTSUP, "RUN --mount=type=cache with from= or source= is not supported");
+      return guise_fail(err, ENOTSUP,
+                        "RUN --mount=type=cache with from= or source= is not supported");
     if (m->sharing != NULL && strcmp(m->sharing, "shared") != 0 &&
         strcmp(m->sharing, "locked") != 0 && strcmp(m->sharing, "private") != 0)
       return guise_fail(err, 0, "RUN --mount sharing=%s: expected shared, locked or private",
@@ -147,44 +148,12 @@ static int parse_mounts(struct builder *b, struct stage *st, const struct cf_ins
   return r;
 }
 
-/* The root a bind mount reads from: the context, an earlier stage, or an image. */
-struct bind_root {
-  struct source_root root;
-  struct stage *stage;
-  struct image_source image;
-  int image_fd;
-};
-
-static int bind_root_open(struct builder *b, struct stage *st, const struct run_mount *m,
-                          bool materialize, struct bind_root *br, guise_error **err)
+static int bind_source_open(struct builder *b, struct stage *st, const struct run_mount *m,
+                            bool open_root, struct from_source *fs, guise_error **err)
 {
-  *br = (struct bind_root){.image_fd = -1};
-  br->root = (struct source_root){.rootfd = b->contextfd, .path = b->o->context, .ignore = b->ignore};
-  if (m->from == NULL) return 0;
-  br->root.ignore = NULL;
-  br->stage = stage_find(b, m->from, st->index);
-  if (br->stage != NULL && !br->stage->done)
-    return guise_fail(err, 0, "RUN --mount from=%s: that stage was not built", m->from);
-  if (br->stage != NULL) {
-    if (materialize && stage_materialize(b, br->stage, err) < 0) return -1;
-    br->root.rootfd = br->stage->rootfd;
-    br->root.path = br->stage->rootfs;
-    return 0;
-  }
-  if (build_image_source(b, m->from, &br->image, err) < 0)
-    return guise_error_prefix(err, "RUN --mount from=%s (neither an earlier stage nor an image)",
-                              m->from);
-  br->image_fd = open(br->image.rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (br->image_fd < 0) return guise_fail_errno(err, "opening %s failed", br->image.rootfs);
-  br->root.rootfd = br->image_fd;
-  br->root.path = br->image.rootfs;
+  if (from_source_open(b, st, m->from, open_root, fs, err) < 0)
+    return guise_error_prefix(err, "RUN --mount from=%s", m->from);
   return 0;
-}
-
-static void bind_root_clear(struct bind_root *br)
-{
-  image_source_clear(&br->image);
-  if (br->image_fd >= 0) close(br->image_fd);
 }
 
 int run_cache_material(struct builder *b, struct stage *st, const struct cf_instruction *in,
@@ -196,20 +165,13 @@ int run_cache_material(struct builder *b, struct stage *st, const struct cf_inst
   _cleanup_digest_ struct digest_ctx *d = digest_new();
   for (size_t i = 0; r == 0 && i < n; i++) {
     if (m[i].type != RM_BIND) continue;
-    struct bind_root br;
-    r = bind_root_open(b, st, &m[i], false, &br, err);
-    char line[DIGEST_STR_MAX * 2];
-    if (r == 0 && br.stage != NULL) {
-      snprintf(line, sizeof(line), "stage %s\n", br.stage->chain);
-      digest_update(d, line, strlen(line));
-    } else if (r == 0 && br.image.rootfs != NULL) {
-      snprintf(line, sizeof(line), "image %s\n", br.image.manifest_digest);
-      digest_update(d, line, strlen(line));
-    } else if (r == 0) {
+    struct from_source fs;
+    r = bind_source_open(b, st, &m[i], false, &fs, err);
+    if (r == 0 && !from_source_identity(&fs, d)) {
       char *one[] = {m[i].source, NULL};
-      r = source_hash(&br.root, one, NULL, d, err);
+      r = source_hash(&fs.root, one, NULL, d, err);
     }
-    bind_root_clear(&br);
+    from_source_clear(&fs);
   }
   for (size_t i = 0; i < n; i++)
     run_mount_clear(&m[i]);
@@ -449,9 +411,9 @@ struct run_state {
 static int add_bind(struct builder *b, struct stage *st, struct run_state *rs,
                     const struct run_mount *m, guise_error **err)
 {
-  struct bind_root br;
-  if (bind_root_open(b, st, m, true, &br, err) < 0) {
-    bind_root_clear(&br);
+  struct from_source br;
+  if (bind_source_open(b, st, m, true, &br, err) < 0) {
+    from_source_clear(&br);
     return -1;
   }
   int r = 0;
@@ -479,7 +441,7 @@ static int add_bind(struct builder *b, struct stage *st, struct run_state *rs,
     }
     real[n] = '\0';
     source = strdup(real);
-    const char *db = br.stage ? br.stage->db_path : br.image.db_path;
+    const char *db = br.db_path;
     if (db != NULL) {
       if (share_rows(st->db_path, db, false, err) < 0) {
         r = -1;
@@ -495,7 +457,7 @@ static int add_bind(struct builder *b, struct stage *st, struct run_state *rs,
                           .flags = (m->rw ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV};
   spec_add_mount(&rs->spec, &ms);
 out:
-  bind_root_clear(&br);
+  from_source_clear(&br);
   return r;
 }
 
@@ -606,7 +568,8 @@ static int run_container(struct builder *b, struct container_spec *spec, int *st
   fflush(stdout);
   fflush(stderr);
   int saved_out = dup(STDOUT_FILENO), saved_err = dup(STDERR_FILENO);
-  if (saved_out < 0 || saved_err < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0) {
+  if (saved_out < 0 || saved_err < 0 || dup2(fd, STDOUT_FILENO) < 0 ||
+      dup2(fd, STDERR_FILENO) < 0) {
     int e = errno;
     if (saved_out >= 0) dup2(saved_out, STDOUT_FILENO), close(saved_out);
     if (saved_err >= 0) dup2(saved_err, STDERR_FILENO), close(saved_err);

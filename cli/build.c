@@ -179,9 +179,6 @@ int cmd_build(int argc, char **argv)
     guise_error_print(err);
     return 1;
   }
-  if (quiet)
-    printf("%s\n", id);
-  else
-    printf("COMMIT %s\n--> %.12s\n%s\n", tags && tags[0] ? tags[0] : "", id + 7, id);
+  printf("%s\n", id);
   return 0;
 }

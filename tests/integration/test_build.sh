@@ -7,63 +7,51 @@
 REGISTRY_SH=${GUISE_REGISTRY_SH:-$(dirname "$0")/../setup/registry.sh}
 BUILD_FIXTURES=$GUISE_FIXTURES/build
 
-# store_layers STORE NAME: "path mode uid:gid type [rdev] [cap=hex]" for every entry of every
-# layer of the image NAME in STORE, one layer after the other (a "== layer N" line before each).
-store_layers() {
-  python3 - "$1" "$2" <<'PY'
+# img MODE STORE NAME [PATH]: look into the image NAME of the OCI layout STORE.
+#   layers           "path mode uid:gid type [rdev] [cap=hex]" for every entry of every layer
+#                    (tar headers as written), a "== layer N" line before each layer
+#   config|manifest  the JSON document
+#   file PATH        the content of PATH in the last layer that has it
+img() {
+  python3 - "$@" <<'PY'
 import json, sys, tarfile
-store, name = sys.argv[1], sys.argv[2]
+mode, store, name = sys.argv[1:4]
 idx = json.load(open(f"{store}/index.json"))
 m = [d for d in idx["manifests"] if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == name]
 if not m:
     sys.exit(f"no image {name} in {store}")
 blob = lambda d: f"{store}/blobs/sha256/{d.split(':')[1]}"
-man = json.load(open(blob(m[0]["digest"])))
-for i, layer in enumerate(man["layers"]):
-    print(f"== layer {i}")
-    for e in tarfile.open(blob(layer["digest"])).getmembers():
-        kind = "d" if e.isdir() else "l" if e.issym() else "c" if e.ischr() else "b" if e.isblk() else "h" if e.islnk() else "f"
-        extra = f" {e.devmajor},{e.devminor}" if kind in "cb" else ""
-        cap = e.pax_headers.get("SCHILY.xattr.security.capability")
-        if cap is not None:
-            extra += " cap=" + cap.encode("latin1").hex()
-        print(f"/{e.name.rstrip('/')} {e.mode:04o} {e.uid}:{e.gid} {kind}{extra}")
+man_text = open(blob(m[0]["digest"])).read()
+man = json.loads(man_text)
+if mode == "manifest":
+    print(man_text)
+elif mode == "config":
+    print(open(blob(man["config"]["digest"])).read())
+elif mode == "layers":
+    for i, layer in enumerate(man["layers"]):
+        print(f"== layer {i}")
+        for e in tarfile.open(blob(layer["digest"])).getmembers():
+            kind = "d" if e.isdir() else "l" if e.issym() else "c" if e.ischr() else "b" if e.isblk() else "h" if e.islnk() else "f"
+            extra = f" {e.devmajor},{e.devminor}" if kind in "cb" else ""
+            cap = e.pax_headers.get("SCHILY.xattr.security.capability")
+            if cap is not None:
+                extra += " cap=" + cap.encode("latin1").hex()
+            print(f"/{e.name.rstrip('/')} {e.mode:04o} {e.uid}:{e.gid} {kind}{extra}")
+elif mode == "file":
+    path = sys.argv[4].lstrip("/")
+    for layer in reversed(man["layers"]):
+        try:
+            sys.stdout.write(tarfile.open(blob(layer["digest"])).extractfile(path).read().decode())
+            sys.exit(0)
+        except KeyError:
+            pass
+    sys.exit(f"{path} is in no layer of {name}")
 PY
 }
-
-# image_json STORE NAME config|manifest: the image's config or manifest.
-image_json() {
-  python3 - "$1" "$2" "$3" <<'PY'
-import json, sys
-store, name, what = sys.argv[1:4]
-idx = json.load(open(f"{store}/index.json"))
-m = [d for d in idx["manifests"] if d["annotations"]["org.opencontainers.image.ref.name"] == name][0]
-blob = lambda d: f"{store}/blobs/sha256/{d.split(':')[1]}"
-man = open(blob(m["digest"])).read()
-print(man if what == "manifest" else open(blob(json.loads(man)["config"]["digest"])).read())
-PY
-}
-image_config() { image_json "$1" "$2" config; }
-
-# layer_file STORE NAME PATH: the content of PATH in the last layer of NAME that has it.
-layer_file() {
-  python3 - "$1" "$2" "$3" <<'PY'
-import json, sys, tarfile
-store, name, path = sys.argv[1:4]
-idx = json.load(open(f"{store}/index.json"))
-m = [d for d in idx["manifests"] if d["annotations"]["org.opencontainers.image.ref.name"] == name][0]
-blob = lambda d: f"{store}/blobs/sha256/{d.split(':')[1]}"
-man = json.load(open(blob(m["digest"])))
-for layer in reversed(man["layers"]):
-    t = tarfile.open(blob(layer["digest"]))
-    try:
-        sys.stdout.write(t.extractfile(path.lstrip("/")).read().decode())
-        sys.exit(0)
-    except KeyError:
-        pass
-sys.exit(f"{path} is in no layer of {name}")
-PY
-}
+store_layers() { img layers "$@"; }
+image_json() { img "$3" "$1" "$2"; }
+image_config() { img config "$@"; }
+layer_file() { img file "$@"; }
 
 busybox_context() {
   [ -r "$GUISE_TEST_CACHE/busybox.tar" ] || skip "fixture busybox.tar missing"

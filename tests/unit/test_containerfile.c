@@ -126,7 +126,8 @@ static void test_directives(void **state)
   cf = parse_ok("#ESCAPE = `\nFROM scratch\n");
   assert_int_equal(cf->escape, '`');
   containerfile_free(cf);
-  parse_bad("# escape=`\n# escape=\\\nFROM scratch\n", "Containerfile:2: the escape directive is given twice");
+  parse_bad("# escape=`\n# escape=\\\nFROM scratch\n",
+            "Containerfile:2: the escape directive is given twice");
   parse_bad("# escape=x\nFROM scratch\n", "Containerfile:1: invalid escape character 'x'");
 }
 
@@ -223,7 +224,8 @@ static void test_flags(void **state)
   free(ex);
   assert_string_equal(cf_flag(&cf->ins[3], "checksum"), "sha256:00");
   containerfile_free(cf);
-  parse_bad("FROM scratch\nRUN --not-a-flag echo\n", "Containerfile:2: unknown flag --not-a-flag for RUN");
+  parse_bad("FROM scratch\nRUN --not-a-flag echo\n",
+            "Containerfile:2: unknown flag --not-a-flag for RUN");
   parse_bad("FROM scratch\nCOPY --from=a --from=b x /\n", "COPY flag --from given twice");
   parse_bad("FROM scratch\nCOPY --chown= a b\n", "COPY flag --chown needs a value");
   parse_bad("FROM scratch\nADD --from=x a b\n", "unknown flag --from for ADD");
@@ -296,8 +298,9 @@ static void test_errors_name_file_line_and_text(void **state)
   parse_bad("", "must be FROM");
   parse_bad("# only a comment\n", "must be FROM");
   parse_bad("FROM scratch\nRUN true \\\n", "Containerfile:2: the last instruction ends with a line "
-                                            "continuation");
-  parse_bad("FROM scratch\nENV A=\"unterminated\n", "Containerfile:2: unterminated quote: 'ENV A=\"unterminated'");
+                                           "continuation");
+  parse_bad("FROM scratch\nENV A=\"unterminated\n",
+            "Containerfile:2: unterminated quote: 'ENV A=\"unterminated'");
   parse_bad("FROM scratch\nENV =x\n", "ENV expects NAME=VALUE pairs, not '=x'");
   parse_bad("FROM scratch\nENV A=1 B\n", "ENV expects NAME=VALUE pairs, not 'B'");
   parse_bad("FROM scratch\nENV ALONE\n", "ENV ALONE needs a value");
@@ -407,9 +410,8 @@ static void test_expand_words(void **state)
 {
   char **w = NULL;
   guise_error *err = NULL;
-  assert_int_equal(cf_expand_words("$TWO \"$TWO\" '' $NOPE x${NOPE}y c\\ d", '\\', lookup, NULL,
-                                   &w, &err),
-                   0);
+  assert_int_equal(
+      cf_expand_words("$TWO \"$TWO\" '' $NOPE x${NOPE}y c\\ d", '\\', lookup, NULL, &w, &err), 0);
   const char *want[] = {"a", "b", "a b", "", "xy", "c d", NULL};
   for (size_t i = 0; want[i] != NULL; i++) {
     assert_non_null(w[i]);

@@ -34,8 +34,8 @@ static void test_plain_and_wildcards(void **state)
         "log[0-9]\n",
         (const char *[]){"secret.txt", "build", "build/x/y", "docs/a.md", "a.o", "tmp1", "log7",
                          "./secret.txt", NULL},
-        (const char *[]){"", ".", "src/secret.txt", "builder", "docs/sub/a.md", "src/a.o",
-                         "tmp12", "logx", "# comment", NULL});
+        (const char *[]){"", ".", "src/secret.txt", "builder", "docs/sub/a.md", "src/a.o", "tmp12",
+                         "logx", "# comment", NULL});
 }
 
 static void test_double_star_and_dirs(void **state)
