@@ -531,9 +531,12 @@ static int stage_from(struct builder *b, struct stage *st, const struct cf_instr
     }
     for (size_t i = 0; i < img->manifest->n_layers; i++) {
       const struct oci_descriptor *l = &img->manifest->layers[i];
-      json_array_append_new(st->layers,
-                            json_pack("{s:s,s:s,s:I}", "mediaType", l->media_type, "digest",
-                                      l->digest, "size", (json_int_t)l->size));
+      /* The image written is an OCI one: a Docker gzip layer is the same bytes under the OCI
+       * name. */
+      const char *mt = strcmp(l->media_type, MT_DOCKER_LAYER_GZIP) == 0 ? MT_OCI_LAYER_GZIP
+                                                                          : l->media_type;
+      json_array_append_new(st->layers, json_pack("{s:s,s:s,s:I}", "mediaType", mt, "digest",
+                                                  l->digest, "size", (json_int_t)l->size));
     }
     json_t *ids = json_object_get(json_object_get(img->config->json, "rootfs"), "diff_ids");
     if (json_is_array(ids)) json_array_extend(st->diff_ids, ids);

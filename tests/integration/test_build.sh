@@ -476,18 +476,27 @@ test_debian_apt_build() {
   assert_status 0
   mkdir ctx
   cat >ctx/Containerfile <<'CF'
-FROM debian-base
+FROM debian-base AS deb
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
     apt-get update -q && apt-get install -y -q --no-install-recommends sudo iputils-ping cron \
     && rm -rf /var/lib/apt/lists/*
+FROM scratch AS copied
+COPY --from=deb /usr/bin/ping /usr/bin/sudo /usr/bin/crontab /out/
 CF
-  GUISE_TEST_TIMEOUT=600 run_guise build --root store -t deb ctx
+  GUISE_TEST_TIMEOUT=600 run_guise build --root store --target deb -t deb ctx
   assert_status 0
   layers=$(store_layers store localhost/deb:latest)
   assert_line "$layers" "/usr/bin/sudo 4755 0:0 f"
   assert_match "/usr/bin/crontab 2755 0:[1-9][0-9]* f" "$layers" "crontab setgid crontab"
   assert_match "/usr/bin/ping 0755 0:0 f cap=0100000200200000" "$layers" "ping has cap_net_raw"
   assert_not_contains "$layers" "/var/cache/apt/archives/sudo" "the cache mount stays out of the layer"
+  # COPY --from keeps what the stage's files have: setuid, group, capability.
+  GUISE_TEST_TIMEOUT=300 run_guise build --root store -t copied ctx
+  assert_status 0
+  layers=$(store_layers store localhost/copied:latest)
+  assert_line "$layers" "/out/sudo 4755 0:0 f"
+  assert_match "/out/crontab 2755 0:[1-9][0-9]* f" "$layers" "crontab via COPY --from"
+  assert_match "/out/ping 0755 0:0 f cap=0100000200200000" "$layers" "ping's capability via COPY --from"
 }
 
 run_tests
