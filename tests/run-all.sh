@@ -97,6 +97,10 @@ run_integration_tests() {
       echo "FAIL - integration: building the bookworm fixture failed"
       count FAIL "integration: bookworm fixture"
     }
+    bash tests/setup/aptrepo.sh build/helpers/treelist || {
+      echo "FAIL - integration: making the local apt repository and root reference failed"
+      count FAIL "integration: apt repository"
+    }
   else
     echo "# not root: integration tests run as $(id -un), not $user"
     [ -r "${GUISE_TEST_CACHE:-/var/cache/guise-tests}/busybox.tar" ] ||

@@ -190,14 +190,21 @@ run_in() {
 # $TEST_TMP and print its path.  Every file is then owned by the test user, who is root inside
 # the container.  Use as `rootfs=$(fixture_rootfs busybox)` (not with `local`, whose status
 # would hide a skip or failure).
-fixture_rootfs() {
-  local name=$1 tarball
-  case "$name" in
+# _fixture_tarball busybox|bookworm: the cached tarball's path (skip when it is missing).
+_fixture_tarball() {
+  local tarball
+  case "$1" in
   busybox) tarball=$GUISE_TEST_CACHE/busybox.tar ;;
   bookworm) tarball=$GUISE_TEST_CACHE/bookworm-minbase.tar ;;
-  *) fail "fixture_rootfs: unknown fixture '$name'" ;;
+  *) fail "unknown fixture '$1'" ;;
   esac
   [ -r "$tarball" ] || skip "fixture $tarball missing (run tests/setup/fixtures.sh as root)"
+  printf '%s\n' "$tarball"
+}
+
+fixture_rootfs() {
+  local name=$1 tarball
+  tarball=$(_fixture_tarball "$name")
   local dir
   dir=$(mktemp -d "$TEST_TMP/rootfs-$name.XXXXXX")
   # -p keeps modes (/tmp 1777); --no-same-owner because an unprivileged user cannot chown.
@@ -206,6 +213,21 @@ fixture_rootfs() {
   tar --extract --file "$tarball" --directory "$dir" --no-same-owner --preserve-permissions \
     --delay-directory-restore 2>"$TEST_TMP/.tar-errors" || true
   [ -x "$dir/bin/sh" ] || fail "fixture_rootfs $name: no /bin/sh after extraction: $(head -3 "$TEST_TMP/.tar-errors")"
+  printf '%s\n' "$dir"
+}
+
+# fixture_rootfs_faked busybox|bookworm: like fixture_rootfs, but extracted under `guise fake`
+# so that the owners, modes and devices of the tarball (which the user cannot put on disk) are
+# recorded in the rootfs's faked-state database, as an image pull would: the container then
+# sees the tree as root made it.
+fixture_rootfs_faked() {
+  local name=$1 tarball
+  tarball=$(_fixture_tarball "$name")
+  local dir
+  dir=$(mktemp -d "$TEST_TMP/rootfs-$name.XXXXXX")
+  "$GUISE" fake --db "$dir.fakefs.db" -- tar --extract --file "$tarball" --directory "$dir" \
+    --same-owner --preserve-permissions 2>"$TEST_TMP/.tar-errors" ||
+    fail "fixture_rootfs_faked $name: $(head -3 "$TEST_TMP/.tar-errors")"
   printf '%s\n' "$dir"
 }
 

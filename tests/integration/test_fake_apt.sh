@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Issue 3's acceptance: apt-get install of a set of packages with owners, setuid/setgid bits,
+# capabilities and daemons' users, inside `guise run` (faking on, apt's default sandbox, no
+# config tricks), from a local repository on 127.0.0.1; the tree the container then sees must
+# equal the same install done as real root (tests/setup/aptrepo.sh) outside volatile paths.
+. "$(dirname "$0")/lib.sh"
+
+PACKAGES="cron dbus sudo man-db iputils-ping fuse3 openssh-server tcpdump"
+REPO=$GUISE_TEST_CACHE/aptrepo
+REFERENCE=$GUISE_TEST_CACHE/apt-reference.txt
+
+# serve_repo: a static HTTP server for $REPO on a free loopback port; sets $PORT.
+serve_repo() {
+  [ -r "$REFERENCE" ] || skip "no local apt repository (sudo bash tests/setup/aptrepo.sh build/helpers/treelist)"
+  python3 -u -m http.server --bind 127.0.0.1 --directory "$REPO" 0 >http.log 2>&1 &
+  local pid=$!
+  on_exit kill "$pid"
+  local i
+  for i in $(seq 50); do
+    PORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' http.log | head -1)
+    [ -n "$PORT" ] && return 0
+    sleep 0.1
+  done
+  fail "the HTTP server did not start: $(cat http.log)"
+}
+
+# Paths whose metadata legitimately differs between two installs, or that the runtime provides.
+# (Lines are "PATH TYPE MODE ..."; the runtime's mount points are not in the container's tree.)
+volatile='^/(proc|sys|dev|run|tmp)[/ ]|^/var/(log|cache)[/ ]|^/var/lib/apt/lists[/ ]|^/etc/ld\.so\.cache |^[^ ]*(-|-old|machine-id) |^/etc/(hostname|hosts|resolv\.conf) |^/treelist '
+
+# compare_to_reference FILE: prints the differences, sets $DIFFS to their number.
+compare_to_reference() {
+  LC_ALL=C sort "$1" | grep -Ev "$volatile" >got.txt || true
+  grep -Ev "$volatile" "$REFERENCE" >want.txt || true
+  diff want.txt got.txt >diff.txt || true
+  DIFFS=$(grep -c '^[<>]' diff.txt || true)
+  echo "differences from the root install (outside volatile paths): $DIFFS"
+  head -40 diff.txt
+}
+
+install_with_guise() {
+  rootfs=$1
+  echo "deb [trusted=yes] http://127.0.0.1:$PORT/ ./" >"$rootfs/etc/apt/sources.list"
+  GUISE_TEST_TIMEOUT=900 run_in "$rootfs" "apt-get update -q && apt-get install -y -q $PACKAGES" "${@:2}"
+}
+
+test_apt_install_matches_root() {
+  serve_repo
+  treelist=$(helper treelist)
+  rootfs=$(fixture_rootfs_faked bookworm)
+  install_with_guise "$rootfs"
+  assert_status 0
+  run_guise run -v "$treelist:/treelist:ro" --rootfs "$rootfs" -- /treelist /
+  assert_status 0
+  printf '%s\n' "$OUT" >tree.txt
+  compare_to_reference tree.txt
+  note "$DIFFS differences from the root install"
+  assert_eq 0 "$DIFFS" "differences from the root install"
+  run_guise db --rootfs "$rootfs" check
+  assert_status 0
+}
+
+test_killed_supervisor_during_apt() {
+  serve_repo
+  rootfs=$(fixture_rootfs_faked bookworm)
+  echo "deb [trusted=yes] http://127.0.0.1:$PORT/ ./" >"$rootfs/etc/apt/sources.list"
+  start_guise run --rootfs "$rootfs" -- sh -c "apt-get update -q && apt-get install -y -q $PACKAGES"
+  # Kill it in the middle of unpacking (dpkg is running), not before.
+  wait_for_file "$TEST_TMP/bg.out" "Unpacking " 600
+  pkill -KILL -u "$(id -u)" -x guise-fakefs || fail "no supervisor to kill"
+  wait_guise 60
+  assert_status 125
+  assert_contains "$ERR" "syscall-faking supervisor (pid" "message"
+  run_guise db --rootfs "$rootfs" check
+  assert_status 0
+  # dpkg was interrupted: the rerun must finish what it left (as apt tells a root user to).
+  GUISE_TEST_TIMEOUT=900 run_in "$rootfs" "dpkg --configure -a; apt-get install -y -q $PACKAGES"
+  assert_status 0
+  run_guise run -v "$(helper treelist):/treelist:ro" --rootfs "$rootfs" -- /treelist /
+  assert_status 0
+  printf '%s\n' "$OUT" >tree.txt
+  compare_to_reference tree.txt
+  assert_eq 0 "$DIFFS" "differences from the root install after the rerun"
+}
+
+run_tests
