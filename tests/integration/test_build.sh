@@ -54,9 +54,10 @@ image_config() { img config "$@"; }
 layer_file() { img file "$@"; }
 
 busybox_context() {
-  [ -r "$GUISE_TEST_CACHE/busybox.tar" ] || skip "fixture busybox.tar missing"
+  local tarball
+  tarball=$(_fixture_tarball busybox)
   mkdir -p ctx
-  cp "$GUISE_TEST_CACHE/busybox.tar" ctx/
+  cp "$tarball" ctx/
 }
 
 # fixture_context NAME: a copy of fixtures/build/NAME in ./NAME (the fixtures are read-only).
@@ -68,9 +69,10 @@ fixture_context() {
 
 # base_image: localhost/busybox-base:latest in ./store, the base of the fixtures.
 base_image() {
-  [ -r "$GUISE_TEST_CACHE/busybox.tar" ] || skip "fixture busybox.tar missing"
+  local tarball
+  tarball=$(_fixture_tarball busybox)
   fixture_context base
-  cp "$GUISE_TEST_CACHE/busybox.tar" base/
+  cp "$tarball" base/
   run_guise build -q --root store -t busybox-base base
   assert_status 0
 }
@@ -393,13 +395,14 @@ registry_up() {
   for tool in docker-registry skopeo umoci; do
     command -v "$tool" >/dev/null || [ -x "/usr/bin/$tool" ] || skip "$tool missing"
   done
-  [ -r "$GUISE_TEST_CACHE/busybox.tar" ] || skip "fixture busybox.tar missing"
+  local tarball
+  tarball=$(_fixture_tarball busybox)
   . "$REGISTRY_SH"
   local port
   port=$(registry_start "$TEST_TMP/reg") || fail "registry did not start"
   on_exit registry_stop "$TEST_TMP/reg"
   REG=127.0.0.1:$port
-  registry_push_rootfs "$port" "$GUISE_TEST_CACHE/busybox.tar" "$TEST_TMP" busybox >/dev/null ||
+  registry_push_rootfs "$port" "$tarball" "$TEST_TMP" busybox >/dev/null ||
     fail "could not push the busybox fixture"
 }
 
@@ -466,11 +469,11 @@ test_errors_tag_nothing() {
 # The main job: an unprivileged Debian build with apt, FROM an image in the store; setuid bits,
 # group owners and file capabilities end up in the layer.
 test_debian_apt_build() {
-  [ -r "$GUISE_TEST_CACHE/bookworm-minbase.tar" ] || skip "fixture bookworm-minbase.tar missing"
+  local tarball
+  tarball=$(_fixture_tarball bookworm)
   mkdir base
   # A hard link where the filesystem allows (the tarball is 180 MB), else a copy.
-  ln "$GUISE_TEST_CACHE/bookworm-minbase.tar" base/base.tar 2>/dev/null ||
-    cp "$GUISE_TEST_CACHE/bookworm-minbase.tar" base/base.tar
+  ln "$tarball" base/base.tar 2>/dev/null || cp "$tarball" base/base.tar
   printf 'FROM scratch\nADD base.tar /\nCMD ["bash"]\n' >base/Containerfile
   GUISE_TEST_TIMEOUT=300 run_guise build -q --root store -t debian-base base
   assert_status 0
