@@ -533,8 +533,8 @@ static int stage_from(struct builder *b, struct stage *st, const struct cf_instr
       const struct oci_descriptor *l = &img->manifest->layers[i];
       /* The image written is an OCI one: a Docker gzip layer is the same bytes under the OCI
        * name. */
-      const char *mt = strcmp(l->media_type, MT_DOCKER_LAYER_GZIP) == 0 ? MT_OCI_LAYER_GZIP
-                                                                          : l->media_type;
+      const char *mt =
+          strcmp(l->media_type, MT_DOCKER_LAYER_GZIP) == 0 ? MT_OCI_LAYER_GZIP : l->media_type;
       json_array_append_new(st->layers, json_pack("{s:s,s:s,s:I}", "mediaType", mt, "digest",
                                                   l->digest, "size", (json_int_t)l->size));
     }
@@ -649,8 +649,9 @@ static int step_config(struct builder *b, struct stage *st, const struct cf_inst
   case CF_CMD:
   case CF_ENTRYPOINT:
     json_object_set_new(c, in->kind == CF_CMD ? "Cmd" : "Entrypoint", command_of(in, st->shell));
-    if (in->kind == CF_ENTRYPOINT)
-      json_object_del(c, "Cmd"); /* as docker: ENTRYPOINT resets an inherited CMD */
+    /* As docker: ENTRYPOINT resets a CMD inherited from the base, not one of this stage. */
+    if (in->kind == CF_ENTRYPOINT && !st->cmd_set) json_object_del(c, "Cmd");
+    if (in->kind == CF_CMD) st->cmd_set = true;
     break;
   case CF_SHELL:
     json_decref(st->shell);

@@ -34,6 +34,7 @@ struct stage {
   json_t *history;
   json_t *shell; /* SHELL, default ["/bin/sh", "-c"] */
   char **args;   /* ARGs in scope: "NAME=VALUE" */
+  bool cmd_set;  /* a CMD of this stage (then ENTRYPOINT keeps it) */
   /* The cache chain: a digest of everything that determined the state so far (base image,
    * instructions, argument values, content of copied files). */
   char chain[DIGEST_STR_MAX];
