@@ -89,7 +89,7 @@ test_run_layer_has_faked_metadata() {
 FROM scratch
 ADD busybox.tar /
 RUN mkdir /data && echo hi >/data/x && chown 12:34 /data/x && chmod 4755 /data/x \
-    && mknod /data/null c 1 3 && mknod /data/sda b 8 0
+    && mknod /data/null c 1 3 && mknod /data/sda b 8 0 && rm /bin/arch && rm -r /var/log
 CMD ["sh"]
 CF
   run_guise build --root store -t t1 ctx
@@ -100,6 +100,11 @@ CF
   assert_line "$layers" "/data/x 4755 12:34 f"
   assert_line "$layers" "/data/null 0644 0:0 c 1,3"
   assert_line "$layers" "/data/sda 0644 0:0 b 8,0"
+  # Deletions are whiteouts, one for a whole directory.
+  run_layer=$(printf '%s\n' "$layers" | sed -n '/^== layer 1$/,$p')
+  assert_match "^/bin/\.wh\.arch " "$run_layer" "whiteout of a file"
+  assert_match "^/var/\.wh\.log " "$run_layer" "whiteout of a directory"
+  assert_not_contains "$run_layer" "/var/log/" "nothing below a deleted directory"
   # A rootfs with nothing but busybox: the mountpoints the RUN needed (/proc, /dev, /etc/hosts,
   # ...) are made for it and are not part of its layer.
   cat >ctx/Containerfile <<'CF'
