@@ -1,163 +1,39 @@
+/* guise build: stages, steps, the cache and the finished image.  RUN is in run.c, COPY/ADD in
+ * copy.c, the cache files in cache.c. */
 #include "builder/build.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <jansson.h>
 #include <linux/openat2.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "builder/containerfile.h"
-#include "fakefs/db.h"
-#include "image/digest.h"
+#include "builder/internal.h"
 #include "image/layer.h"
 #include "image/manifest.h"
 #include "image/reference.h"
-#include "image/store.h"
-#include "runtime/container.h"
-#include "runtime/mounts.h"
-#include "runtime/spec.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
 
-struct stage {
-  char *name; /* AS name, may be NULL */
-  char *rootfs;
-  char *db_path;
-  int rootfd;
-  json_t *config;   /* the image config's "config" object */
-  json_t *layers;   /* manifest layer descriptors */
-  json_t *diff_ids; /* rootfs.diff_ids */
-  json_t *history;
-  char **args;   /* ARGs in scope: "NAME=VALUE" */
-  json_t *shell; /* SHELL, default ["/bin/sh", "-c"] */
-};
+/* --- small helpers --- */
 
-struct builder {
-  const struct build_options *o;
-  struct containerfile *cf;
-  struct image_store *store;
-  char *work; /* temporary directory of this build */
-  int contextfd;
-  char **global_args; /* ARGs before the first FROM */
-  struct stage *stages;
-  size_t n_stages;
-  size_t step, steps;
-};
-
-static int openat2_in(int dirfd, const char *path, int flags, mode_t mode)
+int openat2_in(int dirfd, const char *path, int flags, mode_t mode)
 {
   struct open_how how = {.flags = (uint64_t)flags | O_CLOEXEC,
                          .mode = mode,
                          .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
   return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
-
-/* --- variables --- */
-
-static const char *strv_lookup(char **v, const char *name)
-{
-  size_t len = strlen(name);
-  const char *found = NULL;
-  for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-    if (strncmp(v[i], name, len) == 0 && v[i][len] == '=')
-      found = v[i] + len + 1; /* the last one wins */
-  return found;
-}
-
-static const char *json_env_lookup(json_t *config, const char *name)
-{
-  json_t *env = json_object_get(config, "Env");
-  size_t len = strlen(name), i;
-  json_t *e;
-  json_array_foreach(env, i, e)
-  {
-    const char *s = json_string_value(e);
-    if (s != NULL && strncmp(s, name, len) == 0 && s[len] == '=') return s + len + 1;
-  }
-  return NULL;
-}
-
-/* Inside a stage, ENV wins over ARG (as in docker). */
-static const char *stage_lookup(void *ud, const char *name)
-{
-  struct stage *st = ud;
-  const char *v = json_env_lookup(st->config, name);
-  return v != NULL ? v : strv_lookup(st->args, name);
-}
-
-static const char *global_lookup(void *ud, const char *name)
-{
-  struct builder *b = ud;
-  return strv_lookup(b->global_args, name);
-}
-
-static void json_env_set(json_t *config, const char *name, const char *value)
-{
-  json_t *env = json_object_get(config, "Env");
-  if (env == NULL) {
-    env = json_array();
-    json_object_set_new(config, "Env", env);
-  }
-  size_t len = strlen(name), i;
-  json_t *e;
-  _cleanup_free_ char *pair = NULL;
-  if (asprintf(&pair, "%s=%s", name, value) < 0) abort();
-  json_array_foreach(env, i, e)
-  {
-    const char *s = json_string_value(e);
-    if (s != NULL && strncmp(s, name, len) == 0 && s[len] == '=') {
-      json_array_set_new(env, i, json_string(pair));
-      return;
-    }
-  }
-  json_array_append_new(env, json_string(pair));
-}
-
-/* A build argument's value from --build-arg, if given. */
-static const char *build_arg_value(struct builder *b, const char *name)
-{
-  size_t len = strlen(name);
-  for (size_t i = 0; b->o->build_args != NULL && b->o->build_args[i] != NULL; i++) {
-    const char *a = b->o->build_args[i];
-    if (strncmp(a, name, len) == 0 && a[len] == '=') return a + len + 1;
-    if (strcmp(a, name) == 0) return getenv(name);
-  }
-  return NULL;
-}
-
-/* ARG NAME[=default]: in scope from here, with --build-arg's value or the default. */
-static int declare_arg(struct builder *b, char ***scope, const char *decl, cf_lookup_fn lookup,
-                       void *ud, guise_error **err)
-{
-  _cleanup_free_ char *name = strdup(decl);
-  char *eq = strchr(name, '=');
-  const char *value = NULL;
-  _cleanup_free_ char *expanded = NULL;
-  if (eq != NULL) {
-    *eq = '\0';
-    if (cf_expand(eq + 1, b->cf->escape, true, lookup, ud, &expanded, err) < 0) return -1;
-    value = expanded;
-  }
-  const char *given = build_arg_value(b, name);
-  if (given != NULL) value = given;
-  if (value == NULL && scope != &b->global_args)
-    value = strv_lookup(b->global_args, name); /* a global ARG redeclared in the stage */
-  if (value == NULL) return 0;
-  _cleanup_free_ char *pair = NULL;
-  if (asprintf(&pair, "%s=%s", name, value) < 0) abort();
-  strv_append(scope, pair);
-  return 0;
-}
-
-/* --- files --- */
 
 static int remove_tree_at(int parent, const char *name)
 {
@@ -181,158 +57,27 @@ static int remove_tree_at(int parent, const char *name)
   return unlinkat(parent, name, AT_REMOVEDIR);
 }
 
-static void remove_tree(const char *path)
+void remove_tree(const char *path)
 {
   remove_tree_at(AT_FDCWD, path);
-  char db[PATH_MAX];
-  static const char *const suffixes[] = {".fakefs.db", ".fakefs.db-wal", ".fakefs.db-shm"};
-  for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-    snprintf(db, sizeof(db), "%s%s", path, suffixes[i]);
-    unlink(db);
-  }
 }
 
-/* uid[:gid] or name[:group], names looked up in the rootfs's /etc/passwd and /etc/group. */
-static int lookup_id(int rootfd, const char *file, const char *name, bool want_gid, uint32_t *id,
-                     guise_error **err)
+void build_say(struct builder *b, const char *fmt, ...)
 {
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(name, &end, 10);
-  if (*name != '\0' && *end == '\0' && errno == 0) {
-    *id = (uint32_t)v;
-    return 0;
-  }
-  int fd = openat2_in(rootfd, file, O_RDONLY, 0);
-  _cleanup_fclose_ FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
-  if (f == NULL) {
-    if (fd >= 0) close(fd);
-    return guise_fail(err, 0, "'%s' is not numeric and the image has no %s", name, file);
-  }
-  size_t len = strlen(name), cap = 0;
-  _cleanup_free_ char *line = NULL;
-  while (getline(&line, &cap, f) > 0) {
-    /* name:x:uid:gid:... (passwd) or name:x:gid:... (group) */
-    if (strncmp(line, name, len) != 0 || line[len] != ':') continue;
-    char *field = strchr(line + len + 1, ':');
-    if (field == NULL) continue;
-    field++;
-    if (want_gid) {
-      char *g = strchr(field, ':');
-      if (g == NULL) continue;
-      field = g + 1;
-    }
-    *id = (uint32_t)strtoul(field, NULL, 10);
-    return 0;
-  }
-  return guise_fail(err, 0, "'%s' is not in the image's %s", name, file);
+  if (b->o->progress == NULL) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(b->o->progress, fmt, ap);
+  va_end(ap);
+  fputc('\n', b->o->progress);
+  fflush(b->o->progress);
 }
 
-/* USER/--chown text "user[:group]" to ids (group defaults to the user's primary group). */
-static int resolve_user(int rootfd, const char *text, uint32_t *uid, uint32_t *gid,
-                        guise_error **err)
+char *build_tmp_path(struct builder *b, const char *what)
 {
-  _cleanup_free_ char *copy = strdup(text);
-  char *group = strchr(copy, ':');
-  if (group != NULL) *group++ = '\0';
-  if (lookup_id(rootfd, "/etc/passwd", copy, false, uid, err) < 0) return -1;
-  if (group != NULL) return lookup_id(rootfd, "/etc/group", group, false, gid, err);
-  if (lookup_id(rootfd, "/etc/passwd", copy, true, gid, NULL) < 0)
-    *gid = *uid; /* numeric user without a passwd entry */
-  return 0;
-}
-
-struct copy_job {
-  struct fakefs_db *db;
-  bool chown;
-  uint32_t uid, gid;
-  int chmod; /* -1: keep */
-  const char *dest_hint;
-};
-
-static int record_owner(struct copy_job *job, int fd, const char *hint, guise_error **err)
-{
-  if (!job->chown || (job->uid == 0 && job->gid == 0)) return 0;
-  struct fakefs_key key;
-  if (fakefs_key_from_fd(fd, &key, NULL, err) < 0) return -1;
-  return fakefs_db_set_owner(job->db, &key, job->uid, job->gid, hint, err);
-}
-
-/* Copy the file srcfd/name (host side: the context or another stage) to dstdir/dname. */
-static int copy_entry(struct copy_job *job, int srcdir, const char *name, int dstdir,
-                      const char *dname, guise_error **err)
-{
-  struct stat st;
-  if (fstatat(srcdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-    return guise_fail_errno(err, "stat %s", name);
-  mode_t mode = job->chmod >= 0 ? (mode_t)job->chmod : (st.st_mode & 07777);
-  if (S_ISLNK(st.st_mode)) {
-    char target[PATH_MAX];
-    ssize_t n = readlinkat(srcdir, name, target, sizeof(target) - 1);
-    if (n < 0) return guise_fail_errno(err, "readlink %s", name);
-    target[n] = '\0';
-    unlinkat(dstdir, dname, 0);
-    if (symlinkat(target, dstdir, dname) < 0)
-      return guise_fail_errno(err, "create symlink %s", dname);
-    _cleanup_close_ int fd = openat(dstdir, dname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    return fd < 0 ? guise_fail_errno(err, "open %s", dname) : record_owner(job, fd, dname, err);
-  }
-  if (S_ISDIR(st.st_mode)) {
-    if (mkdirat(dstdir, dname, 0700) < 0 && errno != EEXIST)
-      return guise_fail_errno(err, "create directory %s", dname);
-    _cleanup_close_ int in = openat(srcdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    _cleanup_close_ int out =
-        openat(dstdir, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (in < 0 || out < 0) return guise_fail_errno(err, "open directory %s", in < 0 ? name : dname);
-    int dup_in = dup(in);
-    DIR *d = dup_in >= 0 ? fdopendir(dup_in) : NULL;
-    if (d == NULL) return guise_fail_errno(err, "read directory %s", name);
-    struct dirent *e;
-    int r = 0;
-    while (r == 0 && (e = readdir(d)) != NULL)
-      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-        r = copy_entry(job, in, e->d_name, out, e->d_name, err);
-    closedir(d);
-    if (r < 0) return -1;
-    if (fchmod(out, mode | 0700) < 0) /* the builder keeps access; the mode goes to the DB */
-      return guise_fail_errno(err, "chmod %s", dname);
-    if ((mode & 0700) != 0700) {
-      struct fakefs_key key;
-      if (fakefs_key_from_fd(out, &key, NULL, err) < 0 ||
-          fakefs_db_set_mode(job->db, &key, S_IFDIR | mode, dname, err) < 0)
-        return -1;
-    }
-    return record_owner(job, out, dname, err);
-  }
-  if (!S_ISREG(st.st_mode))
-    return guise_fail(err, 0, "%s: only files, directories and symlinks can be copied", name);
-  _cleanup_close_ int in = openat(srcdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (in < 0) return guise_fail_errno(err, "open %s", name);
-  unlinkat(dstdir, dname, 0);
-  _cleanup_close_ int out =
-      openat(dstdir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (out < 0) return guise_fail_errno(err, "create %s", dname);
-  char buf[65536];
-  ssize_t n;
-  while ((n = read(in, buf, sizeof(buf))) > 0)
-    if (write_all(out, buf, (size_t)n) < 0) return guise_fail_errno(err, "write %s", dname);
-  if (n < 0) return guise_fail_errno(err, "read %s", name);
-  if (fchmod(out, mode) < 0) return guise_fail_errno(err, "chmod %s", dname);
-  return record_owner(job, out, dname, err);
-}
-
-/* --- layers --- */
-
-static int open_db(struct stage *st, struct fakefs_db **db, guise_error **err)
-{
-  return fakefs_db_open(st->db_path, FAKEFS_DB_CREATE, db, err);
-}
-
-static int take_snapshot(struct stage *st, struct rootfs_snapshot **snap, guise_error **err)
-{
-  _cleanup_fakefs_db_ struct fakefs_db *db = NULL;
-  if (open_db(st, &db, err) < 0) return -1;
-  return rootfs_snapshot_take(st->rootfd, db, snap, err);
+  char *p = NULL;
+  if (asprintf(&p, "%s/%s.%u", b->work, what, b->tmp_seq++) < 0) abort();
+  return p;
 }
 
 static char *created_time(const struct builder *b)
@@ -342,24 +87,320 @@ static char *created_time(const struct builder *b)
   gmtime_r(&t, &tm);
   char buf[32];
   strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return strdup(buf);
+  char *s = strdup(buf);
+  if (s == NULL) abort();
+  return s;
 }
 
-static void add_history(struct builder *b, struct stage *st, const char *created_by, bool empty)
+/* --- variables --- */
+
+static const char *strv_lookup(char **v, const char *name)
 {
-  _cleanup_free_ char *created = created_time(b);
-  json_t *h = json_pack("{s:s,s:s,s:s}", "created", created, "created_by", created_by, "comment",
-                        "guise build");
-  if (empty) json_object_set_new(h, "empty_layer", json_true());
-  json_array_append_new(st->history, h);
+  size_t len = strlen(name);
+  const char *found = NULL;
+  for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+    if (strncmp(v[i], name, len) == 0 && v[i][len] == '=') found = v[i] + len + 1;
+  return found;
 }
 
-/* The difference since before becomes a layer blob in the store. */
-static int commit_layer(struct builder *b, struct stage *st, const struct rootfs_snapshot *before,
-                        const char *created_by, guise_error **err)
+static const char *json_env_lookup(json_t *config, const char *name)
+{
+  json_t *env = json_object_get(config, "Env");
+  size_t len = strlen(name), i;
+  json_t *e;
+  json_array_foreach(env, i, e)
+  {
+    const char *s = json_string_value(e);
+    if (s != NULL && strncmp(s, name, len) == 0 && s[len] == '=') return s + len + 1;
+  }
+  return NULL;
+}
+
+const char *stage_lookup(void *ud, const char *name)
+{
+  struct stage *st = ud;
+  const char *v = json_env_lookup(st->config, name);
+  return v != NULL ? v : strv_lookup(st->args, name);
+}
+
+/* The platform arguments BuildKit defines (TARGETARCH...): this machine's platform. */
+static const char *platform_arg(const char *name)
+{
+  static char os[32], arch[32], variant[32];
+  const char *plat = image_default_platform();
+  if (sscanf(plat, "%31[^/]/%31[^/]/%31s", os, arch, variant) < 3) variant[0] = '\0';
+  const char *suffix = NULL;
+  if (strncmp(name, "TARGET", 6) == 0)
+    suffix = name + 6;
+  else if (strncmp(name, "BUILD", 5) == 0)
+    suffix = name + 5;
+  if (suffix == NULL) return NULL;
+  if (strcmp(suffix, "PLATFORM") == 0) return plat;
+  if (strcmp(suffix, "OS") == 0) return os;
+  if (strcmp(suffix, "ARCH") == 0) return arch;
+  if (strcmp(suffix, "VARIANT") == 0) return variant;
+  return NULL;
+}
+
+static const char *global_lookup(void *ud, const char *name)
+{
+  struct builder *b = ud;
+  const char *v = strv_lookup(b->global_args, name);
+  return v != NULL ? v : platform_arg(name);
+}
+
+static void json_env_set(json_t *config, const char *name, const char *value)
+{
+  json_t *env = json_object_get(config, "Env");
+  if (!json_is_array(env)) {
+    env = json_array();
+    json_object_set_new(config, "Env", env);
+  }
+  size_t len = strlen(name), i;
+  json_t *e;
+  _cleanup_free_ char *pair = NULL;
+  if (asprintf(&pair, "%s=%s", name, value) < 0) abort();
+  json_array_foreach(env, i, e)
+  {
+    const char *s = json_string_value(e);
+    if (s != NULL && strncmp(s, name, len) == 0 && s[len] == '=') {
+      json_array_set_new(env, i, json_string(pair));
+      return;
+    }
+  }
+  json_array_append_new(env, json_string(pair));
+}
+
+/* A build argument's value from --build-arg, if given (NAME alone: the caller's $NAME). */
+static const char *build_arg_value(struct builder *b, const char *name)
+{
+  size_t len = strlen(name);
+  const char *found = NULL;
+  for (size_t i = 0; b->o->build_args != NULL && b->o->build_args[i] != NULL; i++) {
+    const char *a = b->o->build_args[i];
+    if (strncmp(a, name, len) == 0 && a[len] == '=') found = a + len + 1;
+    if (strcmp(a, name) == 0) found = getenv(name);
+  }
+  if (strv_lookup(b->used_args, name) == NULL) {
+    _cleanup_free_ char *mark = NULL;
+    if (asprintf(&mark, "%s=", name) < 0) abort();
+    strv_append(&b->used_args, mark);
+  }
+  return found;
+}
+
+/* ARG NAME[=default] into scope; material gets what the cache key must know. */
+static int declare_arg(struct builder *b, char ***scope, const char *decl, cf_lookup_fn lookup,
+                       void *ud, char **material, guise_error **err)
+{
+  _cleanup_free_ char *name = strndup(decl, strcspn(decl, "="));
+  const char *eq = strchr(decl, '=');
+  const char *value = NULL;
+  _cleanup_free_ char *expanded = NULL;
+  if (eq != NULL) {
+    if (cf_expand(eq + 1, b->cf->escape, true, lookup, ud, &expanded, err) < 0) return -1;
+    value = expanded;
+  }
+  const char *given = build_arg_value(b, name);
+  if (given != NULL) value = given;
+  if (value == NULL && scope != &b->global_args) value = global_lookup(b, name);
+  if (value == NULL) value = platform_arg(name);
+  _cleanup_free_ char *pair = NULL;
+  if (asprintf(&pair, "%s=%s", name, value ? value : "") < 0) abort();
+  if (value != NULL) strv_append(scope, pair);
+  char *m = NULL;
+  if (asprintf(&m, "%sARG %s%s\n", *material ? *material : "", value ? pair : name,
+               value ? "" : " (unset)") < 0)
+    abort();
+  free(*material);
+  *material = m;
+  return 0;
+}
+
+/* --- users --- */
+
+void resolved_user_clear(struct resolved_user *u)
+{
+  free(u->home);
+  free(u->groups);
+  *u = (struct resolved_user){0};
+}
+
+static bool parse_id(const char *s, uint32_t *id)
+{
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (*s == '\0' || *end != '\0' || errno != 0 || v > UINT32_MAX) return false;
+  *id = (uint32_t)v;
+  return true;
+}
+
+/* The fields of the line of file (passwd or group) whose name (field 0) or id (field 2) is key. */
+static char **db_entry(struct stage *st, const char *file, const char *key)
+{
+  int fd = openat2_in(st->rootfd, file, O_RDONLY, 0);
+  FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
+  if (f == NULL) {
+    if (fd >= 0) close(fd);
+    return NULL;
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  char **found = NULL;
+  while (found == NULL && getline(&line, &cap, f) > 0) {
+    line[strcspn(line, "\n")] = '\0';
+    char **fields = NULL;
+    char *p = line;
+    for (;;) {
+      char *c = strchr(p, ':');
+      if (c != NULL) *c = '\0';
+      strv_append(&fields, p);
+      if (c == NULL) break;
+      p = c + 1;
+    }
+    if (strv_length(fields) >= 3 && (strcmp(fields[0], key) == 0 || strcmp(fields[2], key) == 0))
+      found = fields;
+    else
+      strv_free(fields);
+  }
+  free(line);
+  fclose(f);
+  return found;
+}
+
+/* Supplementary groups of user name: the groups of /etc/group listing it. */
+static void member_groups(struct stage *st, const char *name, uint32_t primary,
+                          struct resolved_user *u)
+{
+  int fd = openat2_in(st->rootfd, "/etc/group", O_RDONLY, 0);
+  FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
+  if (f == NULL) {
+    if (fd >= 0) close(fd);
+    return;
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) > 0) {
+    line[strcspn(line, "\n")] = '\0';
+    char *f1 = strchr(line, ':'), *f2 = f1 ? strchr(f1 + 1, ':') : NULL;
+    char *f3 = f2 ? strchr(f2 + 1, ':') : NULL;
+    if (f3 == NULL) continue;
+    *f3 = '\0';
+    uint32_t gid;
+    if (!parse_id(f2 + 1, &gid) || gid == primary) continue;
+    char *save = NULL;
+    for (char *m = strtok_r(f3 + 1, ",", &save); m != NULL; m = strtok_r(NULL, ",", &save)) {
+      if (strcmp(m, name) != 0) continue;
+      u->groups = realloc(u->groups, (u->n_groups + 1) * sizeof(gid_t));
+      if (u->groups == NULL) abort();
+      u->groups[u->n_groups++] = gid;
+      break;
+    }
+  }
+  free(line);
+  fclose(f);
+}
+
+int stage_resolve_user(struct stage *st, const char *text, struct resolved_user *u,
+                       guise_error **err)
+{
+  *u = (struct resolved_user){0};
+  _cleanup_free_ char *user = strdup(text);
+  if (user == NULL) abort();
+  char *group = strchr(user, ':');
+  if (group != NULL) *group++ = '\0';
+  bool numeric = parse_id(user, &u->uid);
+  _cleanup_strv_ char **pw = *user ? db_entry(st, "/etc/passwd", user) : NULL;
+  if (pw != NULL && strv_length(pw) >= 4 && (!numeric || strcmp(pw[2], user) == 0)) {
+    parse_id(pw[2], &u->uid);
+    parse_id(pw[3], &u->gid);
+    if (strv_length(pw) >= 6) u->home = strdup(pw[5]);
+    member_groups(st, pw[0], u->gid, u);
+  } else if (!numeric) {
+    return guise_fail(err, ENOENT, "user '%s' is not in the image's /etc/passwd", user);
+  }
+  if (group == NULL) return 0;
+  free(u->groups);
+  u->groups = NULL;
+  u->n_groups = 0;
+  if (parse_id(group, &u->gid)) return 0;
+  _cleanup_strv_ char **gr = db_entry(st, "/etc/group", group);
+  if (gr == NULL || strv_length(gr) < 3 || !parse_id(gr[2], &u->gid)) {
+    resolved_user_clear(u);
+    return guise_fail(err, ENOENT, "group '%s' is not in the image's /etc/group", group);
+  }
+  return 0;
+}
+
+/* --- stages --- */
+
+struct stage *stage_find(struct builder *b, const char *name, size_t before)
+{
+  uint32_t index;
+  if (parse_id(name, &index)) return index < before ? &b->stages[index] : NULL;
+  for (size_t i = 0; i < before && i < b->n_stages; i++)
+    if (b->stages[i].name != NULL && strcasecmp(b->stages[i].name, name) == 0) return &b->stages[i];
+  return NULL;
+}
+
+char *stage_abs_path(const struct stage *st, const char *path)
+{
+  const char *cwd = json_string_value(json_object_get(st->config, "WorkingDir"));
+  char *abs = NULL;
+  if (path[0] == '/')
+    abs = strdup(path);
+  else if (asprintf(&abs, "%s/%s", cwd && *cwd ? cwd : "", path) < 0)
+    abort();
+  if (abs == NULL) abort();
+  return abs;
+}
+
+static int open_stage_db(struct stage *st, int flags, struct fakefs_db **db, guise_error **err)
+{
+  return fakefs_db_open(st->db_path, flags, db, err);
+}
+
+int stage_materialize(struct builder *b, struct stage *st, guise_error **err)
+{
+  if (st->rootfd < 0) {
+    if (asprintf(&st->dir, "%s/stage%zu", b->work, st->index) < 0 ||
+        asprintf(&st->rootfs, "%s/rootfs", st->dir) < 0)
+      abort();
+    if (mkdir(st->dir, 0700) < 0) return guise_fail_errno(err, "creating %s failed", st->dir);
+    if (mkdir(st->rootfs, 0755) < 0) return guise_fail_errno(err, "creating %s failed", st->rootfs);
+    st->rootfd = open(st->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (st->rootfd < 0) return guise_fail_errno(err, "opening %s failed", st->rootfs);
+    if (fakefs_db_path_for_rootfs(st->rootfs, &st->db_path, err) < 0) return -1;
+    st->applied = 0;
+  }
+  size_t n = json_array_size(st->layers);
+  if (st->applied == n) return 0;
+  _cleanup_fakefs_db_ struct fakefs_db *db = NULL;
+  if (open_stage_db(st, FAKEFS_DB_CREATE, &db, err) < 0) return -1;
+  for (; st->applied < n; st->applied++) {
+    json_t *l = json_array_get(st->layers, st->applied);
+    const char *digest = json_string_value(json_object_get(l, "digest"));
+    _cleanup_free_ char *path = image_store_blob_path(b->store, digest);
+    char what[96];
+    snprintf(what, sizeof(what), "layer %s", digest);
+    if (layer_apply(st->rootfd, db, path, what, NULL, err) < 0) return -1;
+  }
+  return 0;
+}
+
+int stage_snapshot(struct stage *st, struct rootfs_snapshot **snap, guise_error **err)
 {
   _cleanup_fakefs_db_ struct fakefs_db *db = NULL;
-  if (fakefs_db_open(st->db_path, FAKEFS_DB_READONLY, &db, err) < 0) return -1;
+  if (open_stage_db(st, FAKEFS_DB_CREATE, &db, err) < 0) return -1;
+  return rootfs_snapshot_take(st->rootfd, db, snap, err);
+}
+
+int stage_commit_layer(struct builder *b, struct stage *st, const struct rootfs_snapshot *before,
+                       json_t **desc, char diff_id[DIGEST_STR_MAX], guise_error **err)
+{
+  _cleanup_fakefs_db_ struct fakefs_db *db = NULL;
+  if (open_stage_db(st, FAKEFS_DB_READONLY, &db, err) < 0) return -1;
   _cleanup_free_ char *tmp = NULL;
   int fd;
   if (image_store_blob_tmp(b->store, &tmp, &fd, err) < 0) return -1;
@@ -371,6 +412,7 @@ static int commit_layer(struct builder *b, struct stage *st, const struct rootfs
   };
   struct layer_digests d;
   int r = layer_write(st->rootfd, db, before, fd, &wo, &d, err);
+  if (r == 0 && fsync(fd) < 0) r = guise_fail_errno(err, "fsync of %s failed", tmp);
   close(fd);
   if (r < 0) {
     unlink(tmp);
@@ -380,87 +422,139 @@ static int commit_layer(struct builder *b, struct stage *st, const struct rootfs
   const char *mt = b->o->compression == LAYER_ZSTD           ? MT_OCI_LAYER_ZSTD
                    : b->o->compression == LAYER_UNCOMPRESSED ? MT_OCI_LAYER
                                                              : MT_OCI_LAYER_GZIP;
-  json_array_append_new(st->layers, json_pack("{s:s,s:s,s:I}", "mediaType", mt, "digest", d.digest,
-                                              "size", (json_int_t)d.size));
-  json_array_append_new(st->diff_ids, json_string(d.diff_id));
-  add_history(b, st, created_by, false);
+  *desc =
+      json_pack("{s:s,s:s,s:I}", "mediaType", mt, "digest", d.digest, "size", (json_int_t)d.size);
+  snprintf(diff_id, DIGEST_STR_MAX, "%s", d.diff_id);
   return 0;
 }
 
-/* Apply the layers of a manifest (descriptors in layers) from the store to the stage. */
-static int apply_layers(struct builder *b, struct stage *st, json_t *layers, guise_error **err)
+static void add_history(struct builder *b, struct stage *st, const char *created,
+                        const char *created_by, bool empty)
 {
-  _cleanup_fakefs_db_ struct fakefs_db *db = NULL;
-  if (open_db(st, &db, err) < 0) return -1;
-  size_t i;
-  json_t *l;
-  json_array_foreach(layers, i, l)
-  {
-    const char *digest = json_string_value(json_object_get(l, "digest"));
-    _cleanup_free_ char *path = image_store_blob_path(b->store, digest);
-    char what[96];
-    snprintf(what, sizeof(what), "layer %s", digest);
-    if (layer_apply(st->rootfd, db, path, what, NULL, err) < 0) return -1;
+  _cleanup_free_ char *now = created ? NULL : created_time(b);
+  json_t *h = json_pack("{s:s,s:s,s:s}", "created", created ? created : now, "created_by",
+                        created_by, "comment", "guise build");
+  if (empty) json_object_set_new(h, "empty_layer", json_true());
+  json_array_append_new(st->history, h);
+}
+
+/* --- images used by name --- */
+
+void image_source_clear(struct image_source *s)
+{
+  free(s->rootfs);
+  free(s->db_path);
+  *s = (struct image_source){0};
+}
+
+/* The stored image name refers to, pulled when missing (or always, with --pull=always). */
+static int load_image(struct builder *b, const char *name, const char *platform,
+                      struct stored_image **img, guise_error **err)
+{
+  _cleanup_error_ guise_error *lerr = NULL;
+  if (b->o->pull != BUILD_PULL_ALWAYS && image_store_load(b->store, name, img, &lerr) == 0)
+    return 0;
+  if (lerr != NULL && lerr->errnum != ENOENT) {
+    *err = steal_ptr(&lerr);
+    return -1;
   }
+  if (b->o->pull == BUILD_PULL_NEVER)
+    return guise_fail(err, ENOENT, "image %s is not in the store (and --pull=never)", name);
+  struct image_copy_options co = {.platform = platform,
+                                  .tls_verify = b->o->tls_verify,
+                                  .quiet = b->o->progress == NULL,
+                                  .progress = b->o->progress};
+  _cleanup_free_ char *stored = NULL;
+  build_say(b, "Pulling %s", name);
+  if (image_pull(b->store, name, &co, &stored, err) < 0)
+    return guise_error_prefix(err, "image %s is not in the store and pulling it failed", name);
+  return image_store_load(b->store, stored, img, err);
+}
+
+int build_image_source(struct builder *b, const char *name, struct image_source *out,
+                       guise_error **err)
+{
+  *out = (struct image_source){0};
+  _cleanup_stored_image_ struct stored_image *img = NULL;
+  if (load_image(b, name, NULL, &img, err) < 0) return -1;
+  if (image_store_unpack(b->store, img, &out->rootfs, err) < 0) return -1;
+  if (fakefs_db_path_for_rootfs(out->rootfs, &out->db_path, err) < 0) return -1;
+  snprintf(out->manifest_digest, sizeof(out->manifest_digest), "%s", img->desc.digest);
   return 0;
 }
 
-/* --- instructions --- */
+/* --- FROM --- */
 
-static int stage_from(struct builder *b, const struct cf_instruction *in, struct stage *st,
-                      guise_error **err)
+static void stage_reset_image(struct stage *st)
 {
-  _cleanup_free_ char *base = NULL;
-  if (cf_expand(in->args[0], b->cf->escape, false, global_lookup, b, &base, err) < 0) return -1;
-  if (in->args[1] != NULL) {
-    if (strcasecmp(in->args[1], "AS") != 0 || in->args[2] == NULL || in->args[3] != NULL)
-      return guise_fail(err, 0, "expected FROM IMAGE [AS NAME]");
-    st->name = strdup(in->args[2]);
-  }
-  char dir[PATH_MAX];
-  snprintf(dir, sizeof(dir), "%s/stage%zu", b->work, b->n_stages);
-  if (mkdir(dir, 0700) < 0) return guise_fail_errno(err, "create %s", dir);
-  if (asprintf(&st->rootfs, "%s/rootfs", dir) < 0) abort();
-  if (mkdir(st->rootfs, 0755) < 0) return guise_fail_errno(err, "create %s", st->rootfs);
-  st->rootfd = open(st->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (st->rootfd < 0) return guise_fail_errno(err, "open %s", st->rootfs);
-  if (fakefs_db_path_for_rootfs(st->rootfs, &st->db_path, err) < 0) return -1;
+  json_decref(st->config);
+  json_decref(st->layers);
+  json_decref(st->diff_ids);
+  json_decref(st->history);
+  json_decref(st->shell);
+  st->config = json_object();
   st->layers = json_array();
   st->diff_ids = json_array();
   st->history = json_array();
-  st->config = json_object();
   st->shell = json_pack("[s,s]", "/bin/sh", "-c");
-  if (strcmp(base, "scratch") == 0) return 0;
-  for (size_t i = 0; i < b->n_stages; i++) {
-    const struct stage *prev = &b->stages[i];
-    if (prev->name != NULL && strcmp(prev->name, base) == 0) {
-      json_decref(st->config);
-      st->config = json_deep_copy(prev->config);
-      json_array_extend(st->layers, prev->layers);
-      json_array_extend(st->diff_ids, prev->diff_ids);
-      json_array_extend(st->history, prev->history);
-      return apply_layers(b, st, st->layers, err);
-    }
-  }
-  _cleanup_stored_image_ struct stored_image *img = NULL;
-  if (image_store_load(b->store, base, &img, err) < 0)
-    return guise_error_prefix(err, "base image %s (guise pull it first)", base);
-  json_t *cfg = json_object_get(img->config->json, "config");
-  if (json_is_object(cfg)) {
-    json_decref(st->config);
-    st->config = json_deep_copy(cfg);
-  }
-  for (size_t i = 0; i < img->manifest->n_layers; i++) {
-    const struct oci_descriptor *l = &img->manifest->layers[i];
-    json_array_append_new(st->layers, json_pack("{s:s,s:s,s:I}", "mediaType", l->media_type,
-                                                "digest", l->digest, "size", (json_int_t)l->size));
-  }
-  json_t *ids = json_object_get(json_object_get(img->config->json, "rootfs"), "diff_ids");
-  if (json_is_array(ids)) json_array_extend(st->diff_ids, ids);
-  json_t *hist = json_object_get(img->config->json, "history");
-  if (json_is_array(hist)) json_array_extend(st->history, hist);
-  return apply_layers(b, st, st->layers, err);
 }
+
+static int stage_from(struct builder *b, struct stage *st, const struct cf_instruction *in,
+                      guise_error **err)
+{
+  _cleanup_free_ char *base = NULL, *platform = NULL;
+  if (cf_expand(in->args[0], b->cf->escape, true, global_lookup, b, &base, err) < 0) return -1;
+  const char *pf = cf_flag(in, "platform");
+  if (pf != NULL && cf_expand(pf, b->cf->escape, true, global_lookup, b, &platform, err) < 0)
+    return -1;
+  if (*base == '\0') return guise_fail(err, 0, "FROM %s: the image name is empty", in->args[0]);
+  stage_reset_image(st);
+  _cleanup_free_ char *identity = NULL;
+  struct stage *prev = stage_find(b, base, st->index);
+  if (prev != NULL && prev->name != NULL && strcasecmp(prev->name, base) == 0) {
+    if (!prev->done) return guise_fail(err, 0, "stage %s was not built", prev->name);
+    json_decref(st->config);
+    st->config = json_deep_copy(prev->config);
+    json_array_extend(st->layers, prev->layers);
+    json_array_extend(st->diff_ids, prev->diff_ids);
+    json_array_extend(st->history, prev->history);
+    if (asprintf(&identity, "stage %s", prev->chain) < 0) abort();
+  } else if (strcasecmp(base, "scratch") == 0) {
+    identity = strdup("scratch");
+  } else {
+    _cleanup_stored_image_ struct stored_image *img = NULL;
+    if (load_image(b, base, platform, &img, err) < 0) return -1;
+    json_t *cfg = json_object_get(img->config->json, "config");
+    if (json_is_object(cfg)) {
+      json_decref(st->config);
+      st->config = json_deep_copy(cfg);
+    }
+    for (size_t i = 0; i < img->manifest->n_layers; i++) {
+      const struct oci_descriptor *l = &img->manifest->layers[i];
+      /* The image written is an OCI one: a Docker gzip layer is the same bytes under the OCI
+       * name. */
+      const char *mt =
+          strcmp(l->media_type, MT_DOCKER_LAYER_GZIP) == 0 ? MT_OCI_LAYER_GZIP : l->media_type;
+      json_array_append_new(st->layers, json_pack("{s:s,s:s,s:I}", "mediaType", mt, "digest",
+                                                  l->digest, "size", (json_int_t)l->size));
+    }
+    json_t *ids = json_object_get(json_object_get(img->config->json, "rootfs"), "diff_ids");
+    if (json_is_array(ids)) json_array_extend(st->diff_ids, ids);
+    json_t *hist = json_object_get(img->config->json, "history");
+    if (json_is_array(hist)) json_array_extend(st->history, hist);
+    if (asprintf(&identity, "image %s", img->desc.digest) < 0) abort();
+  }
+  if (platform != NULL) {
+    char *with = NULL;
+    if (asprintf(&with, "%s platform %s", identity, platform) < 0) abort();
+    free(identity);
+    identity = with;
+  }
+  cache_seed(b, identity, st->chain);
+  return 0;
+}
+
+/* --- steps --- */
 
 static json_t *command_of(const struct cf_instruction *in, json_t *shell)
 {
@@ -468,283 +562,69 @@ static json_t *command_of(const struct cf_instruction *in, json_t *shell)
   if (in->exec_form) {
     for (size_t i = 0; in->args[i] != NULL; i++)
       json_array_append_new(argv, json_string(in->args[i]));
-  } else if (in->args != NULL) {
+  } else {
     json_array_extend(argv, shell);
     json_array_append_new(argv, json_string(in->args[0]));
   }
   return argv;
 }
 
-static int step_run(struct builder *b, const struct cf_instruction *in, struct stage *st,
-                    guise_error **err)
+/* A Go duration ("1m30s") in nanoseconds. */
+static json_int_t duration_ns(const char *s)
 {
-  _cleanup_rootfs_snapshot_ struct rootfs_snapshot *before = NULL;
-  if (take_snapshot(st, &before, err) < 0) return -1;
-  const char *network = cf_flag(in, "network");
-  struct container_spec spec = {.net = NET_HOST, .umask = 022};
-  if (network != NULL && strcmp(network, "none") == 0)
-    spec.net = NET_NONE;
-  else if (network != NULL && strcmp(network, "host") != 0 && strcmp(network, "default") != 0)
-    return guise_fail(err, 0, "RUN --network=%s: expected default, host or none", network);
-  if (cf_flag(in, "mount") != NULL) return guise_fail(err, 0, "RUN --mount is not supported yet");
-  spec.rootfs = strdup(st->rootfs);
-  json_t *argv = command_of(in, st->shell);
-  size_t i;
-  json_t *v;
-  json_array_foreach(argv, i, v) strv_append(&spec.argv, json_string_value(v));
-  json_decref(argv);
-  /* ARGs are in the environment of RUN, ENV wins. */
-  for (i = 0; st->args != NULL && st->args[i] != NULL; i++) {
-    _cleanup_free_ char *name = strndup(st->args[i], strcspn(st->args[i], "="));
-    if (json_env_lookup(st->config, name) == NULL) strv_append(&spec.env, st->args[i]);
-  }
-  json_array_foreach(json_object_get(st->config, "Env"), i, v)
-      strv_append(&spec.env, json_string_value(v));
-  const char *cwd = json_string_value(json_object_get(st->config, "WorkingDir"));
-  if (cwd != NULL && *cwd != '\0') spec.cwd = strdup(cwd);
-  const char *user = json_string_value(json_object_get(st->config, "User"));
-  int rc = -1;
-  if (user != NULL && *user != '\0') {
-    uint32_t uid, gid;
-    if (resolve_user(st->rootfd, user, &uid, &gid, err) < 0) goto out;
-    spec.uid = uid;
-    spec.gid = gid;
-  }
-  spec.fake_db = strdup(st->db_path);
-  spec_init_for_rootfs(&spec);
-  spec_init_defaults(&spec, false);
-  int status = 125;
-  /* Quiet: the command's output is not shown either (only the image id is printed). */
-  int saved_stdout = -1;
-  if (b->o->progress == NULL) {
-    fflush(stdout);
-    saved_stdout = dup(STDOUT_FILENO);
-    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (saved_stdout < 0 || null < 0 || dup2(null, STDOUT_FILENO) < 0) {
-      guise_fail_errno(err, "redirect the command's output");
-      if (null >= 0) close(null);
-      goto out;
-    }
-    close(null);
-  } else {
-    fflush(b->o->progress);
-  }
-  int run = container_run(&spec, &status, err);
-  if (saved_stdout >= 0) {
-    dup2(saved_stdout, STDOUT_FILENO);
-    close(saved_stdout);
-  }
-  if (run < 0) goto out;
-  if (status != 0) {
-    guise_fail(err, 0, "the command exited with status %d", status);
-    goto out;
-  }
-  rc = commit_layer(b, st, before, in->original, err);
-out:
-  spec_free(&spec);
-  return rc;
-}
-
-/* A path argument of COPY/ADD/WORKDIR: variables substituted, relative to the WORKDIR. */
-static int expand_path(struct builder *b, struct stage *st, const char *word, char **out,
-                       guise_error **err)
-{
-  _cleanup_free_ char *path = NULL;
-  if (cf_expand(word, b->cf->escape, false, stage_lookup, st, &path, err) < 0) return -1;
-  const char *cwd = json_string_value(json_object_get(st->config, "WorkingDir"));
-  if (path[0] == '/') {
-    *out = steal_ptr(&path);
-    return 0;
-  }
-  if (asprintf(out, "%s/%s", cwd && *cwd ? cwd : "", path) < 0) abort();
-  return 0;
-}
-
-static bool is_tar_name(const char *p)
-{
-  static const char *const ext[] = {".tar", ".tar.gz",  ".tgz",     ".tar.xz",
-                                    ".txz", ".tar.zst", ".tar.bz2", ".tbz2"};
-  size_t len = strlen(p);
-  for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
-    size_t e = strlen(ext[i]);
-    if (len > e && strcmp(p + len - e, ext[i]) == 0) return true;
-  }
-  return false;
-}
-
-static int step_copy(struct builder *b, const struct cf_instruction *in, struct stage *st,
-                     guise_error **err)
-{
-  size_t n = 0;
-  while (in->args[n] != NULL)
-    n++;
-  if (n < 2) return guise_fail(err, 0, "%s needs a source and a destination", in->keyword);
-  _cleanup_free_ char *dest = NULL;
-  if (expand_path(b, st, in->args[n - 1], &dest, err) < 0) return -1;
-  /* Where sources come from: the context, or another stage's rootfs (--from). */
-  const char *from = cf_flag(in, "from");
-  int srcroot = b->contextfd;
-  const char *srcbase = b->o->context;
-  if (from != NULL) {
-    size_t i;
-    for (i = 0; i < b->n_stages; i++)
-      if (b->stages[i].name != NULL && strcmp(b->stages[i].name, from) == 0) break;
-    if (i == b->n_stages)
-      return guise_fail(err, 0, "--from=%s: no earlier stage of that name", from);
-    srcroot = b->stages[i].rootfd;
-    srcbase = b->stages[i].rootfs;
-  }
-  struct copy_job job = {.chmod = -1};
-  const char *chown_text = cf_flag(in, "chown");
-  if (chown_text != NULL) {
-    if (resolve_user(st->rootfd, chown_text, &job.uid, &job.gid, err) < 0)
-      return guise_error_prefix(err, "--chown=%s", chown_text);
-    job.chown = true;
-  }
-  const char *chmod_text = cf_flag(in, "chmod");
-  if (chmod_text != NULL) {
+  double total = 0;
+  while (*s != '\0') {
     char *end;
-    long m = strtol(chmod_text, &end, 8);
-    if (*end != '\0' || m < 0 || m > 07777)
-      return guise_fail(err, 0, "--chmod=%s: expected an octal mode", chmod_text);
-    job.chmod = (int)m;
+    double v = strtod(s, &end);
+    s = end;
+    double unit = 1e9;
+    if (strncmp(s, "ms", 2) == 0)
+      unit = 1e6, s += 2;
+    else if (strncmp(s, "us", 2) == 0)
+      unit = 1e3, s += 2;
+    else if (strncmp(s, "ns", 2) == 0)
+      unit = 1, s += 2;
+    else if (*s == 'h')
+      unit = 3600e9, s++;
+    else if (*s == 'm')
+      unit = 60e9, s++;
+    else if (*s == 's')
+      s++;
+    total += v * unit;
   }
-
-  _cleanup_rootfs_snapshot_ struct rootfs_snapshot *before = NULL;
-  if (take_snapshot(st, &before, err) < 0) return -1;
-  _cleanup_fakefs_db_ struct fakefs_db *db = NULL;
-  if (open_db(st, &db, err) < 0) return -1;
-  job.db = db;
-  bool dest_is_dir = dest[strlen(dest) - 1] == '/' || n > 2;
-  for (size_t i = 0; i + 1 < n; i++) {
-    _cleanup_free_ char *src = NULL;
-    if (cf_expand(in->args[i], b->cf->escape, false, stage_lookup, st, &src, err) < 0) return -1;
-    if (strstr(src, "://") != NULL)
-      return guise_fail(err, 0, "%s %s: fetching URLs is not supported yet", in->keyword, src);
-    /* Expand wildcards on the host side, then open every match inside the source root. */
-    char pattern[PATH_MAX];
-    snprintf(pattern, sizeof(pattern), "%s/%s", srcbase, src);
-    glob_t g;
-    int gr = glob(pattern, GLOB_NOSORT, NULL, &g);
-    if (gr != 0) {
-      if (gr == GLOB_NOMATCH) return guise_fail(err, ENOENT, "%s source %s", in->keyword, src);
-      return guise_fail(err, 0, "%s source %s: bad pattern", in->keyword, src);
-    }
-    if (g.gl_pathc > 1) dest_is_dir = true;
-    int r = 0;
-    for (size_t k = 0; r == 0 && k < g.gl_pathc; k++) {
-      const char *rel = g.gl_pathv[k] + strlen(srcbase);
-      _cleanup_close_ int srcfd = openat2_in(srcroot, rel, O_PATH | O_NOFOLLOW, 0);
-      struct stat sst;
-      if (srcfd < 0 || fstat(srcfd, &sst) < 0) {
-        r = guise_fail_errno(err, "%s source %s", in->keyword, rel);
-        break;
-      }
-      const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
-      if (in->kind == CF_ADD && S_ISREG(sst.st_mode) && is_tar_name(base)) {
-        _cleanup_close_ int dfd = rootfs_open_path(st->rootfd, dest, MOUNTPOINT_DIR, err);
-        if (dfd < 0) {
-          r = -1;
-          break;
-        }
-        char link[64];
-        snprintf(link, sizeof(link), "/proc/self/fd/%d", srcfd);
-        char what[PATH_MAX + 16];
-        snprintf(what, sizeof(what), "ADD %s", src);
-        _cleanup_close_ int dirfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        r = dirfd < 0 ? guise_fail_errno(err, "open %s", dest)
-                      : layer_apply(dirfd, db, link, what, NULL, err);
-        continue;
-      }
-      /* The directory to copy into and the name to copy as. */
-      _cleanup_free_ char *dparent = NULL, *dname = NULL;
-      bool into = dest_is_dir || S_ISDIR(sst.st_mode);
-      if (!into) {
-        _cleanup_close_ int existing = openat2_in(st->rootfd, dest, O_PATH, 0);
-        struct stat dst;
-        into = existing >= 0 && fstat(existing, &dst) == 0 && S_ISDIR(dst.st_mode);
-      }
-      if (into) {
-        dparent = strdup(dest);
-        dname = strdup(S_ISDIR(sst.st_mode) ? "." : base);
-      } else {
-        char *slash = strrchr(dest, '/');
-        dparent = strndup(dest, (size_t)(slash - dest) + 1);
-        dname = strdup(slash + 1);
-      }
-      _cleanup_close_ int dpath = rootfs_open_path(st->rootfd, dparent, MOUNTPOINT_DIR, err);
-      if (dpath < 0) {
-        r = -1;
-        break;
-      }
-      _cleanup_close_ int ddir = openat(dpath, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      _cleanup_close_ int sparent = -1;
-      if (S_ISDIR(sst.st_mode)) {
-        /* A directory's contents are copied, not the directory itself. */
-        sparent = openat(srcfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *d = sparent >= 0 ? fdopendir(dup(sparent)) : NULL;
-        if (ddir < 0 || d == NULL) {
-          r = guise_fail_errno(err, "open %s", rel);
-          if (d != NULL) closedir(d);
-          break;
-        }
-        struct dirent *e;
-        while (r == 0 && (e = readdir(d)) != NULL)
-          if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            r = copy_entry(&job, sparent, e->d_name, ddir, e->d_name, err);
-        closedir(d);
-      } else {
-        char link[64];
-        snprintf(link, sizeof(link), "/proc/self/fd/%d", srcfd);
-        _cleanup_close_ int sdir = -1;
-        /* Open the source's parent to copy it by name without following a final symlink. */
-        _cleanup_free_ char *relparent = strndup(rel, (size_t)(base - rel));
-        sdir = openat2_in(srcroot, relparent[0] ? relparent : "/", O_RDONLY | O_DIRECTORY, 0);
-        if (ddir < 0 || sdir < 0) {
-          r = guise_fail_errno(err, "open %s", ddir < 0 ? dparent : relparent);
-          break;
-        }
-        r = copy_entry(&job, sdir, base, ddir, dname, err);
-      }
-    }
-    globfree(&g);
-    if (r < 0) return guise_error_prefix(err, "%s %s", in->keyword, src);
-  }
-  fakefs_db_close(steal_ptr(&db));
-  return commit_layer(b, st, before, in->original, err);
+  return (json_int_t)total;
 }
 
-static int step_workdir(struct builder *b, const struct cf_instruction *in, struct stage *st,
-                        guise_error **err)
+static json_t *object_member(json_t *c, const char *key)
 {
-  _cleanup_free_ char *dir = NULL;
-  if (expand_path(b, st, in->args[0], &dir, err) < 0) return -1;
-  json_object_set_new(st->config, "WorkingDir", json_string(dir));
-  _cleanup_close_ int existing = openat2_in(st->rootfd, dir, O_PATH, 0);
-  if (existing >= 0) {
-    add_history(b, st, in->original, true);
-    return 0;
+  json_t *o = json_object_get(c, key);
+  if (!json_is_object(o)) {
+    o = json_object();
+    json_object_set_new(c, key, o);
   }
-  _cleanup_rootfs_snapshot_ struct rootfs_snapshot *before = NULL;
-  if (take_snapshot(st, &before, err) < 0) return -1;
-  _cleanup_close_ int fd = rootfs_open_path(st->rootfd, dir, MOUNTPOINT_DIR, err);
-  if (fd < 0) return -1;
-  return commit_layer(b, st, before, in->original, err);
+  return o;
 }
 
 /* Instructions that only change the config. */
-static int step_config(struct builder *b, const struct cf_instruction *in, struct stage *st,
+static int step_config(struct builder *b, struct stage *st, const struct cf_instruction *in,
                        guise_error **err)
 {
   json_t *c = st->config;
+  char escape = b->cf->escape;
   _cleanup_strv_ char **words = NULL;
-  if (!in->exec_form && in->kind != CF_CMD && in->kind != CF_ENTRYPOINT &&
-      in->kind != CF_HEALTHCHECK && in->kind != CF_ONBUILD && in->kind != CF_MAINTAINER) {
-    for (size_t i = 0; in->args[i] != NULL; i++) {
-      _cleanup_free_ char *w = NULL;
-      bool unquote = in->kind == CF_ENV || in->kind == CF_LABEL;
-      if (cf_expand(in->args[i], b->cf->escape, unquote, stage_lookup, st, &w, err) < 0) return -1;
+  bool expands = in->kind == CF_ENV || in->kind == CF_LABEL || in->kind == CF_USER ||
+                 in->kind == CF_EXPOSE || in->kind == CF_STOPSIGNAL ||
+                 (in->kind == CF_VOLUME && !in->exec_form);
+  for (size_t i = 0; expands && in->args[i] != NULL; i++) {
+    _cleanup_free_ char *w = NULL;
+    if (in->kind == CF_ENV || in->kind == CF_LABEL) {
+      if (cf_expand(in->args[i], escape, true, stage_lookup, st, &w, err) < 0) return -1;
       strv_append(&words, w);
+    } else {
+      _cleanup_strv_ char **ws = NULL;
+      if (cf_expand_words(in->args[i], escape, stage_lookup, st, &ws, err) < 0) return -1;
+      for (size_t k = 0; ws[k] != NULL; k++)
+        strv_append(&words, ws[k]);
     }
   }
   switch (in->kind) {
@@ -752,27 +632,26 @@ static int step_config(struct builder *b, const struct cf_instruction *in, struc
   case CF_LABEL:
     for (size_t i = 0; words[i] != NULL; i++) {
       char *eq = strchr(words[i], '=');
+      if (eq == NULL)
+        return guise_fail(err, 0, "%s: '%s' is not NAME=VALUE", in->keyword, words[i]);
       *eq = '\0';
-      if (in->kind == CF_ENV) {
+      if (in->kind == CF_ENV)
         json_env_set(c, words[i], eq + 1);
-      } else {
-        json_t *labels = json_object_get(c, "Labels");
-        if (!json_is_object(labels)) {
-          labels = json_object();
-          json_object_set_new(c, "Labels", labels);
-        }
-        json_object_set_new(labels, words[i], json_string(eq + 1));
-      }
+      else
+        json_object_set_new(object_member(c, "Labels"), words[i], json_string(eq + 1));
     }
     break;
   case CF_USER:
+    if (words == NULL || words[0] == NULL || *words[0] == '\0')
+      return guise_fail(err, 0, "USER is empty");
     json_object_set_new(c, "User", json_string(words[0]));
     break;
   case CF_CMD:
   case CF_ENTRYPOINT:
     json_object_set_new(c, in->kind == CF_CMD ? "Cmd" : "Entrypoint", command_of(in, st->shell));
-    if (in->kind == CF_ENTRYPOINT)
-      json_object_del(c, "Cmd"); /* as docker: ENTRYPOINT resets an inherited CMD */
+    /* As docker: ENTRYPOINT resets a CMD inherited from the base, not one of this stage. */
+    if (in->kind == CF_ENTRYPOINT && !st->cmd_set) json_object_del(c, "Cmd");
+    if (in->kind == CF_CMD) st->cmd_set = true;
     break;
   case CF_SHELL:
     json_decref(st->shell);
@@ -781,47 +660,61 @@ static int step_config(struct builder *b, const struct cf_instruction *in, struc
       json_array_append_new(st->shell, json_string(in->args[i]));
     break;
   case CF_EXPOSE:
-  case CF_VOLUME: {
-    const char *key = in->kind == CF_EXPOSE ? "ExposedPorts" : "Volumes";
-    json_t *set = json_object_get(c, key);
-    if (!json_is_object(set)) {
-      set = json_object();
-      json_object_set_new(c, key, set);
-    }
-    char **list = in->exec_form ? in->args : words;
-    for (size_t i = 0; list[i] != NULL; i++) {
-      _cleanup_free_ char *k = NULL;
-      if (in->kind == CF_EXPOSE && strchr(list[i], '/') == NULL) {
-        if (asprintf(&k, "%s/tcp", list[i]) < 0) abort();
-      } else {
-        k = strdup(list[i]);
+    for (size_t i = 0; words != NULL && words[i] != NULL; i++) {
+      char *proto = strchr(words[i], '/');
+      char p[16] = "tcp";
+      if (proto) {
+        *proto = '\0';
+        snprintf(p, sizeof(p), "%s", proto + 1);
       }
-      json_object_set_new(set, k, json_object());
+      for (char *q = p; *q; q++)
+        *q = (char)tolower((unsigned char)*q);
+      unsigned lo, hi;
+      char dash;
+      int n = sscanf(words[i], "%u%c%u", &lo, &dash, &hi);
+      if (n == 1) hi = lo;
+      if (!(n == 1 || (n == 3 && dash == '-')) || lo == 0 || hi > 65535 || lo > hi ||
+          (strcmp(p, "tcp") != 0 && strcmp(p, "udp") != 0 && strcmp(p, "sctp") != 0))
+        return guise_fail(err, 0, "EXPOSE %s%s%s: expected PORT[-PORT][/tcp|udp|sctp]", words[i],
+                          proto ? "/" : "", proto ? p : "");
+      for (unsigned port = lo; port <= hi; port++) {
+        char key[32];
+        snprintf(key, sizeof(key), "%u/%s", port, p);
+        json_object_set_new(object_member(c, "ExposedPorts"), key, json_object());
+      }
+    }
+    break;
+  case CF_VOLUME: {
+    char **list = in->exec_form ? in->args : words;
+    for (size_t i = 0; list != NULL && list[i] != NULL; i++) {
+      if (*list[i] == '\0') return guise_fail(err, 0, "VOLUME: an empty path");
+      json_object_set_new(object_member(c, "Volumes"), list[i], json_object());
     }
     break;
   }
   case CF_STOPSIGNAL:
     json_object_set_new(c, "StopSignal", json_string(words[0]));
     break;
-  case CF_HEALTHCHECK:
-    if (!in->exec_form && strncasecmp(in->args[0], "NONE", 4) == 0) {
-      json_object_set_new(c, "Healthcheck", json_pack("{s:[s]}", "Test", "NONE"));
-    } else {
-      json_t *test = json_array();
-      if (in->exec_form) {
-        for (size_t i = 0; in->args[i] != NULL; i++)
-          json_array_append_new(test, json_string(in->args[i]));
-      } else {
-        const char *cmd = in->args[0];
-        if (strncasecmp(cmd, "CMD", 3) == 0) cmd += 3;
-        while (*cmd == ' ')
-          cmd++;
-        json_array_append_new(test, json_string("CMD-SHELL"));
-        json_array_append_new(test, json_string(cmd));
-      }
-      json_object_set_new(c, "Healthcheck", json_pack("{s:o}", "Test", test));
+  case CF_HEALTHCHECK: {
+    json_t *test = json_array();
+    for (size_t i = 0; in->args[i] != NULL; i++)
+      json_array_append_new(test, json_string(in->args[i]));
+    json_t *hc = json_pack("{s:o}", "Test", test);
+    static const struct {
+      const char *flag, *key;
+    } d[] = {{"interval", "Interval"},
+             {"timeout", "Timeout"},
+             {"start-period", "StartPeriod"},
+             {"start-interval", "StartInterval"}};
+    for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+      const char *v = cf_flag(in, d[i].flag);
+      if (v != NULL) json_object_set_new(hc, d[i].key, json_integer(duration_ns(v)));
     }
+    const char *retries = cf_flag(in, "retries");
+    if (retries != NULL) json_object_set_new(hc, "Retries", json_integer(atoi(retries)));
+    json_object_set_new(c, "Healthcheck", hc);
     break;
+  }
   case CF_ONBUILD: {
     json_t *ob = json_object_get(c, "OnBuild");
     if (!json_is_array(ob)) {
@@ -832,92 +725,485 @@ static int step_config(struct builder *b, const struct cf_instruction *in, struc
     break;
   }
   case CF_MAINTAINER:
+    free(st->author);
+    st->author = strdup(in->args[0]);
     break;
   default:
     return guise_fail(err, 0, "internal: %s is not a config instruction", in->keyword);
   }
-  add_history(b, st, in->original, true);
+  add_history(b, st, NULL, in->original, true);
+  cache_advance(st->chain, in->original);
   return 0;
 }
 
-static int run_step(struct builder *b, const struct cf_instruction *in, struct stage *st,
+/* WORKDIR: the directory is made (owned by USER) when missing. */
+static int workdir_set(struct builder *b, struct stage *st, const struct cf_instruction *in,
+                       guise_error **err)
+{
+  _cleanup_free_ char *dir = NULL;
+  if (cf_expand(in->args[0], b->cf->escape, true, stage_lookup, st, &dir, err) < 0) return -1;
+  if (*dir == '\0') return guise_fail(err, 0, "WORKDIR is empty");
+  _cleanup_free_ char *joined = stage_abs_path(st, dir);
+  /* Cleaned lexically, as docker records it: no "//", ".", ".." or trailing "/". */
+  _cleanup_free_ char *abs = calloc(1, strlen(joined) + 2);
+  if (abs == NULL) abort();
+  size_t len = 0;
+  for (char *save = NULL, *c = strtok_r(joined, "/", &save); c != NULL;
+       c = strtok_r(NULL, "/", &save)) {
+    if (strcmp(c, ".") == 0) continue;
+    if (strcmp(c, "..") == 0) {
+      while (len > 0 && abs[--len] != '/')
+        ;
+      abs[len] = '\0';
+      continue;
+    }
+    len += (size_t)sprintf(abs + len, "/%s", c);
+  }
+  if (len == 0) strcpy(abs, "/");
+  json_object_set_new(st->config, "WorkingDir", json_string(abs));
+  return 0;
+}
+
+static int workdir_make(struct builder *b, struct stage *st, guise_error **err)
+{
+  const char *dir = json_string_value(json_object_get(st->config, "WorkingDir"));
+  _cleanup_close_ int existing = openat2_in(st->rootfd, dir, O_PATH, 0);
+  if (existing >= 0) return 0;
+  const char *user = json_string_value(json_object_get(st->config, "User"));
+  struct resolved_user u = {0};
+  if (user != NULL && *user != '\0' && stage_resolve_user(st, user, &u, err) < 0)
+    return guise_error_prefix(err, "USER %s", user);
+  _cleanup_fakefs_db_ struct fakefs_db *db = NULL;
+  int r = open_stage_db(st, FAKEFS_DB_CREATE, &db, err);
+  /* Each missing component, as mkdir -p as that user would. */
+  char prefix[PATH_MAX] = "";
+  size_t len = 0;
+  for (const char *p = dir; r == 0 && *p != '\0';) {
+    while (*p == '/')
+      p++;
+    size_t n = strcspn(p, "/");
+    if (n == 0) break;
+    if (len + n + 2 >= sizeof(prefix)) {
+      r = guise_fail(err, ENAMETOOLONG, "WORKDIR %s", dir);
+      break;
+    }
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof(parent), "%s", len ? prefix : "/");
+    prefix[len++] = '/';
+    memcpy(prefix + len, p, n);
+    len += n;
+    prefix[len] = '\0';
+    _cleanup_close_ int fd = openat2_in(st->rootfd, prefix, O_PATH, 0);
+    if (fd < 0) {
+      _cleanup_close_ int pfd = openat2_in(st->rootfd, parent, O_RDONLY | O_DIRECTORY, 0);
+      _cleanup_free_ char *name = strndup(p, n);
+      if (pfd < 0 || mkdirat(pfd, name, 0755) < 0) {
+        r = guise_fail_errno(err, "creating %s failed", prefix);
+        break;
+      }
+      fd = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0)
+        r = guise_fail_errno(err, "opening %s failed", prefix);
+      else if (u.uid != 0 || u.gid != 0)
+        r = meta_record(db, fd, prefix, u.uid, u.gid, S_IFDIR | 0755, 0, err);
+    }
+    p += n;
+  }
+  resolved_user_clear(&u);
+  return r;
+}
+
+/* A step that may change the filesystem: from the cache, or run and committed as a layer. */
+static int step_fs(struct builder *b, struct stage *st, const struct cf_instruction *in,
+                   guise_error **err)
+{
+  _cleanup_free_ char *material = NULL;
+  int r;
+  switch (in->kind) {
+  case CF_RUN:
+    r = run_cache_material(b, st, in, &material, err);
+    break;
+  case CF_COPY:
+  case CF_ADD:
+    r = copy_cache_material(b, st, in, &material, err);
+    break;
+  default: {
+    const char *user = json_string_value(json_object_get(st->config, "User"));
+    r = asprintf(&material, "WORKDIR %s user %s",
+                 json_string_value(json_object_get(st->config, "WorkingDir")), user ? user : "") < 0
+            ? -1
+            : 0;
+    if (r < 0) abort();
+  }
+  }
+  if (r < 0) return -1;
+  char key[DIGEST_STR_MAX];
+  memcpy(key, st->chain, sizeof(key));
+  cache_advance(key, material);
+  struct cache_entry e = {0};
+  _cleanup_free_ char *sde_time = b->o->source_date_epoch >= 0 ? created_time(b) : NULL;
+  if (!b->o->no_cache && cache_lookup(b, key, &e) == 1) {
+    build_say(b, "--> Using cache %s", digest_hex(key));
+    if (e.layer != NULL) {
+      json_array_append(st->layers, e.layer);
+      json_array_append_new(st->diff_ids, json_string(e.diff_id));
+    }
+    add_history(b, st, sde_time ? sde_time : e.created, in->original, e.layer == NULL);
+    cache_entry_clear(&e);
+    memcpy(st->chain, key, sizeof(key));
+    return 0;
+  }
+  if (stage_materialize(b, st, err) < 0) return -1;
+  if (in->kind == CF_WORKDIR) {
+    _cleanup_close_ int existing = openat2_in(
+        st->rootfd, json_string_value(json_object_get(st->config, "WorkingDir")), O_PATH, 0);
+    if (existing >= 0) {
+      e.created = created_time(b);
+      r = cache_store(b, key, &e, err);
+      add_history(b, st, e.created, in->original, true);
+      cache_entry_clear(&e);
+      memcpy(st->chain, key, sizeof(key));
+      return r;
+    }
+  }
+  _cleanup_rootfs_snapshot_ struct rootfs_snapshot *before = NULL;
+  if (stage_snapshot(st, &before, err) < 0) return -1;
+  if (in->kind == CF_RUN)
+    r = step_run(b, st, in, err);
+  else if (in->kind == CF_WORKDIR)
+    r = workdir_make(b, st, err);
+  else
+    r = step_copy_files(b, st, in, err);
+  if (r < 0) return -1;
+  if (stage_commit_layer(b, st, before, &e.layer, e.diff_id, err) < 0) return -1;
+  json_array_append(st->layers, e.layer);
+  st->applied = json_array_size(st->layers); /* the rootfs is what the layers say */
+  json_array_append_new(st->diff_ids, json_string(e.diff_id));
+  e.created = created_time(b);
+  add_history(b, st, e.created, in->original, false);
+  build_say(b, "--> %.12s", digest_hex(json_string_value(json_object_get(e.layer, "digest"))));
+  r = cache_store(b, key, &e, err);
+  cache_entry_clear(&e);
+  memcpy(st->chain, key, sizeof(key));
+  return r;
+}
+
+static int run_step(struct builder *b, struct stage *st, const struct cf_instruction *in,
                     guise_error **err)
 {
   switch (in->kind) {
   case CF_RUN:
-    return step_run(b, in, st, err);
   case CF_COPY:
   case CF_ADD:
-    return step_copy(b, in, st, err);
+    return step_fs(b, st, in, err);
   case CF_WORKDIR:
-    return step_workdir(b, in, st, err);
-  case CF_ARG:
+    if (workdir_set(b, st, in, err) < 0) return -1;
+    return step_fs(b, st, in, err);
+  case CF_ARG: {
+    _cleanup_free_ char *material = NULL;
     for (size_t i = 0; in->args[i] != NULL; i++)
-      if (declare_arg(b, &st->args, in->args[i], stage_lookup, st, err) < 0) return -1;
+      if (declare_arg(b, &st->args, in->args[i], stage_lookup, st, &material, err) < 0) return -1;
+    cache_advance(st->chain, material);
     return 0;
-  default:
-    return step_config(b, in, st, err);
   }
+  case CF_FROM:
+    return guise_fail(err, 0, "internal: FROM inside a stage");
+  default:
+    return step_config(b, st, in, err);
+  }
+}
+
+/* ONBUILD triggers of the base image run first, then are gone from the config. */
+static int run_triggers(struct builder *b, struct stage *st, guise_error **err)
+{
+  json_t *ob = json_object_get(st->config, "OnBuild");
+  if (!json_is_array(ob) || json_array_size(ob) == 0) {
+    json_object_del(st->config, "OnBuild");
+    return 0;
+  }
+  _cleanup_json_ json_t *triggers = json_incref(ob);
+  json_object_del(st->config, "OnBuild");
+  size_t i;
+  json_t *t;
+  json_array_foreach(triggers, i, t)
+  {
+    const char *text = json_string_value(t);
+    if (text == NULL) continue;
+    struct cf_instruction in;
+    build_say(b, "ONBUILD %s", text);
+    if (cf_parse_instruction("ONBUILD trigger of the base image", text, '\\', &in, err) < 0)
+      return -1;
+    int r = run_step(b, st, &in, err);
+    if (r < 0) guise_error_prefix(err, "ONBUILD %s", text);
+    cf_instruction_clear(&in);
+    if (r < 0) return -1;
+  }
+  return 0;
+}
+
+/* --- planning --- */
+
+static void mark_needed(struct builder *b, struct stage *st);
+
+/* A stage reference (FROM, --from, from=) names an earlier stage: it is needed too.  A name
+ * that cannot be worked out before the build (a stage ARG in it) makes every earlier stage
+ * needed. */
+static void need_ref(struct builder *b, struct stage *st, const char *text)
+{
+  _cleanup_free_ char *name = NULL;
+  _cleanup_error_ guise_error *e = NULL;
+  if (strchr(text, '$') != NULL) {
+    for (size_t i = 0; i < st->index; i++)
+      mark_needed(b, &b->stages[i]);
+    return;
+  }
+  if (cf_expand(text, b->cf->escape, true, global_lookup, b, &name, &e) < 0) return;
+  struct stage *dep = stage_find(b, name, st->index);
+  if (dep != NULL) mark_needed(b, dep);
+}
+
+static void mark_needed(struct builder *b, struct stage *st)
+{
+  if (st->needed) return;
+  st->needed = true;
+  const struct cf_instruction *from = &b->cf->ins[st->first];
+  _cleanup_free_ char *base = NULL;
+  _cleanup_error_ guise_error *e = NULL;
+  if (cf_expand(from->args[0], b->cf->escape, true, global_lookup, b, &base, &e) == 0) {
+    struct stage *dep = stage_find(b, base, st->index);
+    if (dep != NULL && dep->name != NULL && strcasecmp(dep->name, base) == 0) mark_needed(b, dep);
+  }
+  for (size_t i = st->first + 1; i < st->end; i++) {
+    const struct cf_instruction *in = &b->cf->ins[i];
+    if (in->kind == CF_COPY && cf_flag(in, "from") != NULL) need_ref(b, st, cf_flag(in, "from"));
+    if (in->kind != CF_RUN) continue;
+    const char **mounts = cf_flag_all(in, "mount");
+    for (size_t k = 0; mounts[k] != NULL; k++) {
+      const char *f = strstr(mounts[k], "from=");
+      if (f == NULL || (f != mounts[k] && f[-1] != ',')) continue;
+      _cleanup_free_ char *ref = strndup(f + 5, strcspn(f + 5, ","));
+      need_ref(b, st, ref);
+    }
+    free(mounts);
+  }
+}
+
+static int plan_stages(struct builder *b, guise_error **err)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < b->cf->n; i++)
+    n += b->cf->ins[i].kind == CF_FROM;
+  b->stages = calloc(n, sizeof(*b->stages));
+  if (b->stages == NULL) abort();
+  b->n_alloc = n;
+  for (size_t i = 0; i < n; i++)
+    b->stages[i].rootfd = -1;
+  for (size_t i = 0; i < b->cf->n; i++) {
+    const struct cf_instruction *in = &b->cf->ins[i];
+    if (in->kind == CF_FROM) {
+      struct stage *st = &b->stages[b->n_stages];
+      st->index = b->n_stages++;
+      st->first = i;
+      if (in->args[1] != NULL) {
+        if (stage_find(b, in->args[2], st->index) != NULL &&
+            !isdigit((unsigned char)in->args[2][0]))
+          return guise_fail(err, 0, "%s:%d: a stage named '%s' exists already", b->cf->path,
+                            in->line, in->args[2]);
+        st->name = strdup(in->args[2]);
+      }
+    }
+    if (b->n_stages > 0) b->stages[b->n_stages - 1].end = i + 1;
+  }
+  struct stage *target = &b->stages[b->n_stages - 1];
+  if (b->o->target != NULL) {
+    target = NULL;
+    for (size_t i = 0; i < b->n_stages; i++)
+      if (b->stages[i].name != NULL && strcasecmp(b->stages[i].name, b->o->target) == 0)
+        target = &b->stages[i];
+    if (target == NULL)
+      return guise_fail(err, 0, "--target %s: no stage of that name in %s", b->o->target,
+                        b->cf->path);
+  }
+  mark_needed(b, target);
+  b->n_stages = target->index + 1; /* later stages are never built */
+  return 0;
 }
 
 /* --- the image --- */
 
-static int write_image(struct builder *b, struct stage *st, char image_id[72], guise_error **err)
+static int write_image(struct builder *b, struct stage *st, struct oci_descriptor *desc,
+                       char image_id[72], guise_error **err)
 {
-  _cleanup_free_ char *created = created_time(b);
-  const char *arch = platform_host_default(); /* "linux/amd64" */
-  const char *slash = strchr(arch, '/');
-  _cleanup_free_ char *architecture = strdup(slash ? slash + 1 : arch);
-  char *v = strchr(architecture, '/');
-  if (v != NULL) *v = '\0';
-  _cleanup_json_ json_t *config =
-      json_pack("{s:s,s:s,s:s,s:O,s:{s:s,s:O},s:O}", "created", created, "architecture",
-                architecture, "os", "linux", "config", st->config, "rootfs", "type", "layers",
-                "diff_ids", st->diff_ids, "history", st->history);
-  _cleanup_free_ char *config_text = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
-  char config_digest[DIGEST_STR_MAX];
-  if (image_store_put_blob(b->store, config_text, strlen(config_text), NULL, config_digest, err) <
-      0)
-    return -1;
-  _cleanup_json_ json_t *manifest =
-      json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:O}", "schemaVersion", 2, "mediaType", MT_OCI_MANIFEST,
-                "config", "mediaType", MT_OCI_CONFIG, "digest", config_digest, "size",
-                (json_int_t)strlen(config_text), "layers", st->layers);
-  _cleanup_free_ char *manifest_text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
   char manifest_digest[DIGEST_STR_MAX];
-  if (image_store_put_blob(b->store, manifest_text, strlen(manifest_text), NULL, manifest_digest,
-                           err) < 0)
-    return -1;
-  struct oci_descriptor desc = {.media_type = (char *)MT_OCI_MANIFEST,
-                                .digest = manifest_digest,
-                                .size = (int64_t)strlen(manifest_text)};
-  for (size_t i = 0; b->o->tags != NULL && b->o->tags[i] != NULL; i++) {
-    struct image_ref ref = {0};
-    if (image_ref_parse_name(b->o->tags[i], &ref, err) < 0)
-      return guise_error_prefix(err, "tag %s", b->o->tags[i]);
-    _cleanup_free_ char *name = NULL;
-    if (ref.registry_explicit) {
-      name = image_ref_name(&ref);
-    } else {
-      /* Like podman: a built image without a registry is localhost's. */
-      const char *repo = ref.repository;
-      if (strncmp(repo, "library/", 8) == 0) repo += 8;
-      if (asprintf(&name, "localhost/%s:%s", repo, ref.tag ? ref.tag : "latest") < 0) abort();
-    }
+  _cleanup_free_ char *manifest_text = NULL;
+  size_t manifest_len = 0;
+  bool reused = !b->o->no_cache && cache_image_lookup(b, st->chain, manifest_digest) == 1;
+  if (reused) {
+    if (image_store_read_blob(b->store, manifest_digest, MANIFEST_MAX_BYTES, &manifest_text,
+                              &manifest_len, err) < 0)
+      return -1;
+    _cleanup_manifest_ struct image_manifest *m = NULL;
+    if (manifest_parse(manifest_text, manifest_len, &m, err) < 0) return -1;
+    snprintf(image_id, 72, "%s", m->config.digest);
+  } else {
+    _cleanup_free_ char *created = created_time(b);
+    const char *plat = image_default_platform();
+    char os[32] = "linux", arch[32] = "amd64", variant[32] = "";
+    sscanf(plat, "%31[^/]/%31[^/]/%31s", os, arch, variant);
+    _cleanup_json_ json_t *config =
+        json_pack("{s:s,s:s,s:s,s:O,s:{s:s,s:O},s:O}", "created", created, "architecture", arch,
+                  "os", os, "config", st->config, "rootfs", "type", "layers", "diff_ids",
+                  st->diff_ids, "history", st->history);
+    if (*variant) json_object_set_new(config, "variant", json_string(variant));
+    if (st->author != NULL) json_object_set_new(config, "author", json_string(st->author));
+    _cleanup_free_ char *config_text = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
+    char config_digest[DIGEST_STR_MAX];
+    if (image_store_put_blob(b->store, config_text, strlen(config_text), NULL, config_digest, err) <
+        0)
+      return -1;
+    _cleanup_json_ json_t *manifest =
+        json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:O}", "schemaVersion", 2, "mediaType", MT_OCI_MANIFEST,
+                  "config", "mediaType", MT_OCI_CONFIG, "digest", config_digest, "size",
+                  (json_int_t)strlen(config_text), "layers", st->layers);
+    manifest_text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
+    manifest_len = strlen(manifest_text);
+    if (image_store_put_blob(b->store, manifest_text, manifest_len, NULL, manifest_digest, err) < 0)
+      return -1;
+    if (cache_image_store(b, st->chain, manifest_digest, err) < 0) return -1;
+    snprintf(image_id, 72, "%s", config_digest);
+  }
+  desc->media_type = strdup(MT_OCI_MANIFEST);
+  desc->digest = strdup(manifest_digest);
+  desc->size = (int64_t)manifest_len;
+  return 0;
+}
+
+/* The store name of a tag: without a registry it is localhost's, as podman does. */
+static int tag_name(const char *tag, char **name, guise_error **err)
+{
+  struct image_ref ref = {0};
+  if (image_ref_parse_name(tag, &ref, err) < 0) return guise_error_prefix(err, "tag %s", tag);
+  if (ref.digest != NULL) {
     free(ref.registry);
     free(ref.repository);
     free(ref.tag);
     free(ref.digest);
-    if (image_store_tag(b->store, name, &desc, err) < 0) return -1;
+    return guise_fail(err, 0, "tag %s: a tag cannot name a digest", tag);
   }
-  snprintf(image_id, 72, "%s", config_digest);
+  if (ref.registry_explicit) {
+    *name = image_ref_name(&ref);
+  } else {
+    const char *repo = ref.repository;
+    if (strncmp(repo, "library/", 8) == 0 && strncmp(tag, "library/", 8) != 0) repo += 8;
+    if (asprintf(name, "localhost/%s:%s", repo, ref.tag ? ref.tag : "latest") < 0) abort();
+  }
+  free(ref.registry);
+  free(ref.repository);
+  free(ref.tag);
+  free(ref.digest);
   return 0;
+}
+
+/* --output oci:DIR[:REF] | docker-archive:FILE[:NAME]: through a throwaway layout holding only
+ * this image (its blobs hard-linked from the store), so that the image need not be named in
+ * the store; a new DIR or FILE appears only complete (written beside it, then renamed). */
+static int write_output(struct builder *b, const struct oci_descriptor *desc, guise_error **err)
+{
+  _cleanup_image_ref_ struct image_ref *ref = NULL;
+  if (image_ref_parse(b->o->output, &ref, err) < 0) return guise_error_prefix(err, "--output");
+  if (ref->transport != TRANSPORT_OCI && ref->transport != TRANSPORT_DOCKER_ARCHIVE &&
+      ref->transport != TRANSPORT_OCI_ARCHIVE)
+    return guise_fail(err, 0,
+                      "--output %s: expected oci:DIR, oci-archive:FILE or "
+                      "docker-archive:FILE",
+                      b->o->output);
+  _cleanup_free_ char *layout_dir = build_tmp_path(b, "output-layout");
+  _cleanup_image_store_ struct image_store *layout = NULL;
+  if (image_layout_open(layout_dir, true, &layout, err) < 0) return -1;
+  _cleanup_free_ char *mdata = NULL;
+  size_t mlen;
+  if (image_store_read_blob(b->store, desc->digest, MANIFEST_MAX_BYTES, &mdata, &mlen, err) < 0)
+    return -1;
+  _cleanup_manifest_ struct image_manifest *m = NULL;
+  if (manifest_parse(mdata, mlen, &m, err) < 0) return -1;
+  for (size_t i = 0; i <= m->n_layers + 1; i++) {
+    const char *digest = i == 0   ? desc->digest
+                         : i == 1 ? m->config.digest
+                                  : m->layers[i - 2].digest;
+    _cleanup_free_ char *from = image_store_blob_path(b->store, digest);
+    _cleanup_free_ char *to = image_store_blob_path(layout, digest);
+    if (access(to, F_OK) == 0) continue;
+    if (link(from, to) < 0) {
+      _cleanup_free_ char *data = NULL;
+      size_t len;
+      if (read_file_at(AT_FDCWD, from, &data, &len, err) < 0 ||
+          image_store_put_blob(layout, data, len, digest, NULL, err) < 0)
+        return -1;
+    }
+  }
+  _cleanup_free_ char *refname = NULL;
+  const char *name = ref->path_ref;
+  if (name == NULL && ref->transport == TRANSPORT_DOCKER_ARCHIVE && b->o->tags && b->o->tags[0])
+    if (tag_name(b->o->tags[0], &refname, err) < 0) return -1;
+  if (name == NULL) name = refname ? refname : "latest";
+  if (image_store_tag(layout, name, desc, err) < 0) return -1;
+  struct stat sb;
+  bool fresh = stat(ref->path, &sb) < 0;
+  _cleanup_free_ char *tmp = NULL;
+  if (fresh && asprintf(&tmp, "%s.tmp-%d", ref->path, (int)getpid()) < 0) abort();
+  _cleanup_free_ char *dest = NULL;
+  if (asprintf(&dest, "%s:%s%s%s", image_transport_name(ref->transport), fresh ? tmp : ref->path,
+               ref->path_ref ? ":" : "", ref->path_ref ? ref->path_ref : "") < 0)
+    abort();
+  struct image_copy_options co = {
+      .tls_verify = b->o->tls_verify, .quiet = b->o->progress == NULL, .progress = b->o->progress};
+  if (image_push(layout, name, dest, &co, err) < 0) {
+    if (fresh) remove_tree(tmp);
+    return guise_error_prefix(err, "--output %s", b->o->output);
+  }
+  if (fresh && rename(tmp, ref->path) < 0) {
+    int e = errno;
+    remove_tree(tmp);
+    return guise_fail(err, e, "--output: renaming %s to %s failed", tmp, ref->path);
+  }
+  return 0;
+}
+
+static int finish(struct builder *b, struct stage *st, char image_id[72], guise_error **err)
+{
+  struct oci_descriptor desc = {0};
+  _cleanup_strv_ char **names = NULL;
+  int r = 0;
+  for (size_t i = 0; r == 0 && b->o->tags != NULL && b->o->tags[i] != NULL; i++) {
+    _cleanup_free_ char *name = NULL;
+    r = tag_name(b->o->tags[i], &name, err);
+    if (r == 0) strv_append(&names, name);
+  }
+  build_say(b, "COMMIT %s", names != NULL ? names[0] : "");
+  if (r == 0) r = write_image(b, st, &desc, image_id, err);
+  if (r == 0) build_say(b, "--> %.12s", digest_hex(image_id));
+  if (r == 0 && b->o->output != NULL) r = write_output(b, &desc, err);
+  /* Named last: a failure before leaves no name pointing at anything. */
+  for (size_t i = 0; r == 0 && names != NULL && names[i] != NULL; i++) {
+    r = image_store_tag(b->store, names[i], &desc, err);
+    if (r == 0) build_say(b, "Successfully tagged %s", names[i]);
+  }
+  struct image_copy_options co = {
+      .tls_verify = b->o->tls_verify, .quiet = b->o->progress == NULL, .progress = b->o->progress};
+  for (size_t i = 0; r == 0 && b->o->push && names != NULL && names[i] != NULL; i++) {
+    build_say(b, "Pushing %s", names[i]);
+    r = image_push(b->store, names[i], NULL, &co, err);
+  }
+  descriptor_clear(&desc);
+  return r;
 }
 
 static void stage_clear(struct stage *st)
 {
   if (st->rootfd >= 0) close(st->rootfd);
   free(st->name);
+  free(st->author);
+  free(st->dir);
   free(st->rootfs);
   free(st->db_path);
   json_decref(st->config);
@@ -929,7 +1215,7 @@ static void stage_clear(struct stage *st)
 }
 
 static int read_containerfile(const struct build_options *o, struct containerfile **cf,
-                              guise_error **err)
+                              char **ignore_text, guise_error **err)
 {
   _cleanup_free_ char *path = NULL;
   if (o->containerfile != NULL) {
@@ -943,74 +1229,131 @@ static int read_containerfile(const struct build_options *o, struct containerfil
   }
   _cleanup_free_ char *text = NULL;
   if (read_file_at(AT_FDCWD, path, &text, NULL, err) < 0)
-    return guise_error_prefix(err, "reading %s", path);
-  return containerfile_parse(path, text, cf, err);
+    return guise_error_prefix(err, "reading the Containerfile %s", path);
+  if (containerfile_parse(path, text, cf, err) < 0) return -1;
+  /* FILE.containerignore / FILE.dockerignore next to the Containerfile win over the context's
+   * .containerignore / .dockerignore (as BuildKit and buildah). */
+  _cleanup_free_ char *c1 = NULL, *c2 = NULL, *c3 = NULL, *c4 = NULL;
+  if (asprintf(&c1, "%s.containerignore", path) < 0 || asprintf(&c2, "%s.dockerignore", path) < 0 ||
+      asprintf(&c3, "%s/.containerignore", o->context) < 0 ||
+      asprintf(&c4, "%s/.dockerignore", o->context) < 0)
+    abort();
+  const char *candidates[] = {c1, c2, c3, c4};
+  for (size_t i = 0; i < 4; i++) {
+    if (access(candidates[i], F_OK) < 0) continue;
+    if (read_file_at(AT_FDCWD, candidates[i], ignore_text, NULL, err) < 0)
+      return guise_error_prefix(err, "reading %s", candidates[i]);
+    break;
+  }
+  return 0;
+}
+
+/* Build directories of guise processes that are gone (killed mid-build). */
+static void remove_stale_work(const char *root)
+{
+  DIR *d = opendir(root);
+  if (d == NULL) return;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    int pid;
+    char tail[16];
+    if (sscanf(e->d_name, "build.%d.%15s", &pid, tail) != 2 || pid <= 0) continue;
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;
+    _cleanup_free_ char *path = NULL;
+    if (asprintf(&path, "%s/%s", root, e->d_name) < 0) abort();
+    remove_tree(path);
+  }
+  closedir(d);
+}
+
+static int build_stage(struct builder *b, struct stage *st, size_t nth, size_t of,
+                       guise_error **err)
+{
+  size_t steps = st->end - st->first;
+  for (size_t i = st->first; i < st->end; i++) {
+    const struct cf_instruction *in = &b->cf->ins[i];
+    if (of > 1)
+      build_say(b, "[%zu/%zu] STEP %zu/%zu: %s", nth, of, i - st->first + 1, steps, in->original);
+    else
+      build_say(b, "STEP %zu/%zu: %s", i - st->first + 1, steps, in->original);
+    int r = in->kind == CF_FROM ? stage_from(b, st, in, err) : run_step(b, st, in, err);
+    if (r == 0 && in->kind == CF_FROM) r = run_triggers(b, st, err);
+    if (r < 0) return guise_error_prefix(err, "%s:%d: %s", b->cf->path, in->line, in->original);
+  }
+  st->done = true;
+  return 0;
 }
 
 int build_image(const struct build_options *o, char image_id[72], guise_error **err)
 {
   struct builder b = {.o = o, .contextfd = -1};
   int rc = -1;
-  if (read_containerfile(o, &b.cf, err) < 0) return -1;
+  _cleanup_free_ char *ignore_text = NULL, *global_material = NULL;
+  /* A bad name is better reported before the build than after it. */
+  for (size_t i = 0; o->tags != NULL && o->tags[i] != NULL; i++) {
+    _cleanup_free_ char *name = NULL;
+    if (tag_name(o->tags[i], &name, err) < 0) return -1;
+  }
+  if (read_containerfile(o, &b.cf, &ignore_text, err) < 0) goto out;
+  if (ignore_text != NULL) b.ignore = ignore_parse(ignore_text);
   b.contextfd = open(o->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (b.contextfd < 0) {
     guise_fail_errno(err, "opening the build context %s failed", o->context);
     goto out;
   }
+  if (plan_stages(&b, err) < 0) goto out;
   if (image_store_open(o->store_root, &b.store, err) < 0) goto out;
-  if (asprintf(&b.work, "%s/build.XXXXXX", b.store->root) < 0) abort();
+  remove_stale_work(b.store->root);
+  if (asprintf(&b.work, "%s/build.%d.XXXXXX", b.store->root, (int)getpid()) < 0 ||
+      asprintf(&b.cache_dir, "%s/build-cache", b.store->root) < 0)
+    abort();
   if (mkdtemp(b.work) == NULL) {
     guise_fail_errno(err, "creating a build directory in %s failed", b.store->root);
+    free(b.work);
+    b.work = NULL;
     goto out;
   }
-  b.stages = calloc(b.cf->n, sizeof(*b.stages));
-  b.steps = b.cf->n;
-  struct stage *st = NULL;
-  for (size_t i = 0; i < b.cf->n; i++) {
-    const struct cf_instruction *in = &b.cf->ins[i];
-    if (o->progress != NULL)
-      fprintf(o->progress, "STEP %zu/%zu: %s\n", i + 1, b.steps, in->original);
-    int r;
-    if (in->kind == CF_FROM) {
-      if (st != NULL && o->target != NULL && st->name != NULL && strcmp(st->name, o->target) == 0)
-        break;
-      st = &b.stages[b.n_stages];
-      st->rootfd = -1;
-      r = stage_from(&b, in, st, err);
-      b.n_stages++;
-    } else if (st == NULL) { /* ARG before the first FROM */
-      r = 0;
-      for (size_t k = 0; in->args[k] != NULL && r == 0; k++)
-        r = declare_arg(&b, &b.global_args, in->args[k], global_lookup, &b, err);
-    } else {
-      r = run_step(&b, in, st, err);
-    }
-    if (r < 0) {
-      guise_error_prefix(err, "%s:%d: %s", b.cf->path, in->line, in->original);
-      goto out;
-    }
-  }
-  if (o->target != NULL && (st == NULL || st->name == NULL || strcmp(st->name, o->target) != 0)) {
-    guise_fail(err, 0, "--target %s: no stage of that name in %s", o->target, b.cf->path);
+  if (mkdir(b.cache_dir, 0700) < 0 && errno != EEXIST) {
+    guise_fail_errno(err, "creating %s failed", b.cache_dir);
     goto out;
   }
-  rc = write_image(&b, st, image_id, err);
-out:
+  /* ARGs before the first FROM. */
+  for (size_t i = 0; i < b.cf->n && b.cf->ins[i].kind == CF_ARG; i++)
+    for (size_t k = 0; b.cf->ins[i].args[k] != NULL; k++)
+      if (declare_arg(&b, &b.global_args, b.cf->ins[i].args[k], global_lookup, &b, &global_material,
+                      err) < 0) {
+        guise_error_prefix(err, "%s:%d: %s", b.cf->path, b.cf->ins[i].line, b.cf->ins[i].original);
+        goto out;
+      }
+  size_t of = 0, nth = 0;
   for (size_t i = 0; i < b.n_stages; i++)
+    of += b.stages[i].needed;
+  for (size_t i = 0; i < b.n_stages; i++) {
+    if (!b.stages[i].needed) continue;
+    if (build_stage(&b, &b.stages[i], ++nth, of, err) < 0) goto out;
+  }
+  struct stage *final = &b.stages[b.n_stages - 1];
+  if (finish(&b, final, image_id, err) < 0) goto out;
+  for (size_t i = 0; o->build_args != NULL && o->build_args[i] != NULL; i++) {
+    _cleanup_free_ char *name = strndup(o->build_args[i], strcspn(o->build_args[i], "="));
+    if (strv_lookup(b.used_args, name) == NULL && strstr(name, "_PROXY") == NULL &&
+        strstr(name, "_proxy") == NULL)
+      build_say(&b, "WARNING: the build argument %s was not consumed by any ARG", name);
+  }
+  rc = 0;
+out:
+  for (size_t i = 0; i < b.n_alloc; i++)
     stage_clear(&b.stages[i]);
   free(b.stages);
-  if (b.work != NULL) {
-    char dir[PATH_MAX];
-    for (size_t i = 0; i < b.cf->n; i++) {
-      snprintf(dir, sizeof(dir), "%s/stage%zu/rootfs", b.work, i);
-      remove_tree(dir);
-    }
-    remove_tree(b.work);
-  }
+  copy_downloads_free(&b);
+  if (b.work != NULL) remove_tree(b.work);
   free(b.work);
+  free(b.cache_dir);
   if (b.contextfd >= 0) close(b.contextfd);
   if (b.store != NULL) image_store_close(b.store);
-  containerfile_free(b.cf);
+  if (b.cf != NULL) containerfile_free(b.cf);
+  if (b.ignore != NULL) ignore_free(b.ignore);
   strv_free(b.global_args);
+  strv_free(b.used_args);
   return rc;
 }

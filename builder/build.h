@@ -1,7 +1,11 @@
 /* Building an image from a Containerfile: every RUN runs in a rootless container with root
  * faked (runtime/), every filesystem-changing step becomes a layer whose tar headers carry the
  * faked owners, modes, devices and xattrs (image/layer.h), and the result is stored and tagged
- * in the image store (image/store.h). */
+ * in the image store (image/store.h), written to an OCI layout or archive, or pushed.
+ *
+ * Steps are cached in the store (build-cache/): a step whose parent state, instruction,
+ * argument values and (COPY/ADD, RUN bind mounts) source content are unchanged reuses its
+ * layer.  Nothing is tagged or written out unless every step succeeded. */
 #ifndef GUISE_BUILDER_BUILD_H
 #define GUISE_BUILDER_BUILD_H
 
@@ -12,6 +16,8 @@
 #include "image/layer.h"
 #include "util/error.h"
 
+enum build_pull { BUILD_PULL_MISSING, BUILD_PULL_ALWAYS, BUILD_PULL_NEVER };
+
 struct build_options {
   const char *context;       /* directory COPY and ADD read from */
   const char *containerfile; /* path; NULL: CONTEXT/Containerfile, else CONTEXT/Dockerfile */
@@ -21,7 +27,15 @@ struct build_options {
   const char *store_root;    /* NULL: the default store */
   int64_t source_date_epoch; /* >= 0: created times and layer mtimes clamped to it */
   enum layer_compression compression;
-  FILE *progress; /* step lines ("STEP 2/5: RUN ..."); NULL: quiet */
+  bool no_cache;        /* run every step (results are still cached for next time) */
+  enum build_pull pull; /* base images and COPY --from images not in the store */
+  bool tls_verify;      /* for pulls and --push */
+  const char *output;   /* "oci:DIR[:REF]" or "docker-archive:FILE[:NAME]", may be NULL */
+  bool push;            /* push every tag to its registry */
+  /* Step lines ("STEP 2/5: RUN ...", "--> Using cache ..."), warnings, pull progress; NULL:
+   * quiet, and then the output of RUN commands is kept back too and shown only when one
+   * fails. */
+  FILE *progress;
 };
 
 /* Build; on success image_id (the config digest, "sha256:<hex>") is filled.  On failure nothing

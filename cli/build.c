@@ -22,17 +22,33 @@ static void build_usage(FILE *out)
       "  -f, --file FILE         the Containerfile (default CONTEXT/Containerfile, then "
       "Dockerfile)\n"
       "      --build-arg K[=V]   set a build argument (K alone: the caller's value of $K)\n"
-      "      --target STAGE      stop after the stage named STAGE\n"
+      "      --target STAGE      build up to the stage named STAGE\n"
+      "      --no-cache          run every step (results are still kept for later builds)\n"
+      "      --pull=missing|always|never   base images not in the store (default missing)\n"
+      "      --output oci:DIR[:REF] | docker-archive:FILE[:NAME]\n"
+      "                          also write the image there\n"
+      "      --push              push every tag to its registry after the build\n"
+      "      --tls-verify=false  allow plain http and unverified TLS for pulls and pushes\n"
       "      --compression gzip|zstd|none   layer compression (default gzip)\n"
       "      --root DIR          image store (default $XDG_DATA_HOME/guise)\n"
-      "  -q, --quiet             print only the image id\n"
+      "  -q, --quiet             print only the image id (RUN output only when a step fails)\n"
       "\n"
       "SOURCE_DATE_EPOCH, when set, is used for the created times and clamps file mtimes, so\n"
       "that the same input gives the same image digest.\n",
       out);
 }
 
-enum { OPT_BUILD_ARG = 256, OPT_TARGET, OPT_COMPRESSION, OPT_ROOT };
+enum {
+  OPT_BUILD_ARG = 256,
+  OPT_TARGET,
+  OPT_COMPRESSION,
+  OPT_ROOT,
+  OPT_NO_CACHE,
+  OPT_PULL,
+  OPT_OUTPUT,
+  OPT_PUSH,
+  OPT_TLS_VERIFY,
+};
 
 static const struct option build_options_long[] = {
     {"tag", required_argument, NULL, 't'},
@@ -41,16 +57,39 @@ static const struct option build_options_long[] = {
     {"target", required_argument, NULL, OPT_TARGET},
     {"compression", required_argument, NULL, OPT_COMPRESSION},
     {"root", required_argument, NULL, OPT_ROOT},
+    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    {"pull", optional_argument, NULL, OPT_PULL},
+    {"output", required_argument, NULL, OPT_OUTPUT},
+    {"push", no_argument, NULL, OPT_PUSH},
+    {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
+static int parse_bool(const char *opt, const char *v, bool *out)
+{
+  if (v == NULL || strcmp(v, "true") == 0) {
+    *out = true;
+    return 0;
+  }
+  if (strcmp(v, "false") == 0) {
+    *out = false;
+    return 0;
+  }
+  fprintf(stderr, "guise: --%s=%s: expected true or false\n", opt, v);
+  return -1;
+}
+
 int cmd_build(int argc, char **argv)
 {
   _cleanup_strv_ char **tags = NULL;
   _cleanup_strv_ char **args = NULL;
-  struct build_options o = {.source_date_epoch = -1, .compression = LAYER_GZIP, .progress = stdout};
+  struct build_options o = {.source_date_epoch = -1,
+                            .compression = LAYER_GZIP,
+                            .progress = stdout,
+                            .tls_verify = true,
+                            .pull = BUILD_PULL_MISSING};
   bool quiet = false;
   int c;
   optind = 1;
@@ -77,6 +116,30 @@ int cmd_build(int argc, char **argv)
     case OPT_ROOT:
       o.store_root = optarg;
       break;
+    case OPT_NO_CACHE:
+      o.no_cache = true;
+      break;
+    case OPT_PULL:
+      if (optarg == NULL || strcmp(optarg, "always") == 0 || strcmp(optarg, "true") == 0)
+        o.pull = BUILD_PULL_ALWAYS;
+      else if (strcmp(optarg, "missing") == 0)
+        o.pull = BUILD_PULL_MISSING;
+      else if (strcmp(optarg, "never") == 0 || strcmp(optarg, "false") == 0)
+        o.pull = BUILD_PULL_NEVER;
+      else {
+        fprintf(stderr, "guise: --pull=%s: expected missing, always or never\n", optarg);
+        return 125;
+      }
+      break;
+    case OPT_OUTPUT:
+      o.output = optarg;
+      break;
+    case OPT_PUSH:
+      o.push = true;
+      break;
+    case OPT_TLS_VERIFY:
+      if (parse_bool("tls-verify", optarg, &o.tls_verify) < 0) return 125;
+      break;
     case 'q':
       quiet = true;
       break;
@@ -90,6 +153,10 @@ int cmd_build(int argc, char **argv)
   }
   if (optind + 1 != argc) {
     fprintf(stderr, "guise: build needs exactly one CONTEXT directory (see guise build --help)\n");
+    return 125;
+  }
+  if (o.push && tags == NULL) {
+    fprintf(stderr, "guise: --push needs at least one -t NAME to push to\n");
     return 125;
   }
   o.context = argv[optind];
@@ -112,9 +179,6 @@ int cmd_build(int argc, char **argv)
     guise_error_print(err);
     return 1;
   }
-  if (quiet)
-    printf("%s\n", id);
-  else
-    printf("COMMIT %s\n--> %s\n", tags && tags[0] ? tags[0] : "", id);
+  printf("%s\n", id);
   return 0;
 }

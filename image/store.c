@@ -14,6 +14,7 @@
 
 #include "fakefs/db.h"
 #include "image/digest.h"
+#include "image/docker_archive.h"
 #include "image/layer.h"
 #include "image/reference.h"
 #include "image/registry.h"
@@ -1302,6 +1303,9 @@ static int push_impl(struct image_store *s, const struct stored_image *img,
       return -1;
     return image_store_tag(lay, dest->path_ref ? dest->path_ref : "latest", &img->desc, err);
   }
+  if (dest->transport == TRANSPORT_DOCKER_ARCHIVE)
+    return docker_archive_write(s, img, dest->path_ref ? dest->path_ref : img->name, dest->path,
+                                err);
   return guise_fail(err, ENOTSUP, "the %s transport is not supported yet",
                     image_transport_name(dest->transport));
 }
