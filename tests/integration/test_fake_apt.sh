@@ -67,7 +67,7 @@ test_killed_supervisor_during_apt() {
   start_guise run --rootfs "$rootfs" -- sh -c "apt-get update -q && apt-get install -y -q $PACKAGES"
   # Kill it in the middle of unpacking (dpkg is running), not before.
   wait_for_file "$TEST_TMP/bg.out" "Unpacking " 600
-  pkill -KILL -u "$(id -u)" -x guise-fakefs || fail "no supervisor to kill"
+  pkill -KILL -P "$GUISE_PID" -x guise-fakefs || fail "no supervisor to kill"
   wait_guise 60
   assert_status 125
   assert_contains "$ERR" "syscall-faking supervisor (pid" "message"

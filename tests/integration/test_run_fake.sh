@@ -73,7 +73,7 @@ test_killed_supervisor_stops_container() {
   rootfs=$(fixture_rootfs busybox)
   start_guise run --rootfs "$rootfs" -- sh -c 'touch /f; echo started >/started; while :; do chown 1:1 /f; done'
   wait_for_file "$rootfs/started" started
-  pkill -KILL -u "$(id -u)" -x guise-fakefs || fail "no guise-fakefs process found"
+  pkill -KILL -P "$GUISE_PID" -x guise-fakefs || fail "no guise-fakefs process found"
   wait_guise 20
   assert_status 125
   assert_contains "$ERR" "syscall-faking supervisor" "message names the supervisor"
