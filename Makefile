@@ -73,7 +73,7 @@ build/$(1)/guise: $$($(1)_CORE_OBJ) build/$(1)/libguise.a build/$(1)/guise-full
 build/$(1)/tests/unit/%: build/$(1)/tests/unit/%.o build/$(1)/libguise.a
 	$$(CC) $$($(2)) -o $$@ $$< build/$(1)/libguise.a $$(LDLIBS) -lcmocka
 
--include $$($(1)_LIB_OBJ:.o=.d) $$($(1)_CLI_OBJ:.o=.d) build/$(1)/cli/main-core.d
+-include $$($(1)_LIB_OBJ:.o=.d) $$($(1)_CLI_OBJ:.o=.d) build/$(1)/cli/main-core.d $$($(1)_UNITS:=.d)
 -include build/$(1)/tools/fake_filter_gen.d build/$(1)/gen/fake_filter.d
 endef
 

@@ -12,7 +12,8 @@
 #
 # guise runs as `guise fake` in two ways: in a user namespace that maps the caller to 0
 # (`unshare -Ur`, what `guise run` does: a file without faked state is stat'ed by the kernel
-# alone), and without one (every stat answered by the supervisor, ids translated).
+# alone), and without one (every stat answered by the supervisor, ids translated); both again
+# with the ptrace backend (`--backend ptrace`, for where no seccomp listener can be had).
 # Environment: BENCH_FAKE_ROUNDS (300) × BENCH_FAKE_CALLS (100) calls per operation and pass,
 # BENCH_FAKE_PASSES (3), BENCH_TREE_PASSES (3), BENCH_FAKE_TOOLS (all; e.g. "guise-ns fakeroot").
 . "$(dirname "$0")/lib.sh"
@@ -33,7 +34,7 @@ chmod 755 "$W/fakebench"
 
 TOOLS=()
 [ "$(id -u)" -eq 0 ] && TOOLS+=(native)
-TOOLS+=(guise-ns guise)
+TOOLS+=(guise-ns guise guise-ns-ptrace guise-ptrace)
 for t in fakeroot pseudo proot; do
   if command -v "$t" >/dev/null; then TOOLS+=("$t"); else bench_log "$t not installed: skipped"; fi
 done
@@ -51,6 +52,8 @@ label() {
   native) echo "native root" ;;
   guise-ns) echo "guise, user namespace (as guise run)" ;;
   guise) echo "guise fake, no namespace" ;;
+  guise-ns-ptrace) echo "guise, user namespace, ptrace backend" ;;
+  guise-ptrace) echo "guise fake, no namespace, ptrace backend" ;;
   fakeroot) echo "fakeroot $(dpkg-query -W -f '${Version}' fakeroot 2>/dev/null)" ;;
   pseudo) echo "pseudo $(dpkg-query -W -f '${Version}' pseudo 2>/dev/null | cut -d+ -f1)" ;;
   proot) echo "proot -0 $(dpkg-query -W -f '${Version}' proot 2>/dev/null)" ;;
@@ -66,6 +69,8 @@ under() {
   native) "$@" ;;
   guise-ns) as_user unshare -Ur "$GUISE" fake --db "$state.db" -- "$@" ;;
   guise) as_user "$GUISE" fake --db "$state.db" -- "$@" ;;
+  guise-ns-ptrace) as_user unshare -Ur "$GUISE" fake --backend ptrace --db "$state.db" -- "$@" ;;
+  guise-ptrace) as_user "$GUISE" fake --backend ptrace --db "$state.db" -- "$@" ;;
   fakeroot)
     [ -e "$state.fakeroot" ] || as_user touch "$state.fakeroot"
     as_user fakeroot -i "$state.fakeroot" -s "$state.fakeroot" -- "$@"

@@ -18,13 +18,16 @@
 
 static void fake_usage(FILE *out)
 {
-  fputs("Usage: guise fake [--db FILE] [--] COMMAND [ARG...]\n"
+  fputs("Usage: guise fake [--db FILE] [--backend auto|seccomp|ptrace] [--] COMMAND [ARG...]\n"
         "\n"
         "Run COMMAND on the host believing it is root: set*id/get*id, groups and capabilities\n"
         "are faked per process and, with --db, ownership, modes, device nodes and privileged\n"
         "xattrs are recorded in FILE and shown back by stat.  Works for static binaries.\n"
         "\n"
         "  --db FILE   faked-state database (created if missing)\n"
+        "  --backend B how calls are intercepted: seccomp (user notification), ptrace (where\n"
+        "              no seccomp listener can be had, e.g. inside another sandbox that holds\n"
+        "              one; slower) or auto (seccomp, else ptrace with a notice; default)\n"
         "\n"
         "Exit status: the command's; 128+N if killed by signal N; 125 if guise failed;\n"
         "126 if the command cannot be executed; 127 if it was not found.\n",
@@ -33,6 +36,7 @@ static void fake_usage(FILE *out)
 
 static const struct option fake_options[] = {
     {"db", required_argument, NULL, 'd'},
+    {"backend", required_argument, NULL, 'b'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -49,12 +53,20 @@ static int exit_code(int wstatus)
 int cmd_fake(int argc, char **argv)
 {
   const char *db = NULL;
+  enum tracer_backend backend = TRACER_BACKEND_AUTO;
+  _cleanup_error_ guise_error *err = NULL;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "+h", fake_options, NULL)) != -1) {
     switch (c) {
     case 'd':
       db = optarg;
+      break;
+    case 'b':
+      if (tracer_backend_parse(optarg, &backend, &err) < 0) {
+        guise_error_print(err);
+        return 125;
+      }
       break;
     case 'h':
       fake_usage(stdout);
@@ -70,7 +82,6 @@ int cmd_fake(int argc, char **argv)
   }
   char **cmd = argv + optind;
 
-  _cleanup_error_ guise_error *err = NULL;
   _cleanup_fakefs_policy_ struct fakefs_policy *fp = NULL;
   if (fakefs_policy_new(db, NULL, &fp, &err) < 0) {
     guise_error_print(err);
@@ -106,10 +117,16 @@ int cmd_fake(int argc, char **argv)
       perror("guise: setting no_new_privs failed");
       _exit(125);
     }
-    if (tracer_child_install(sv[1], policy, &err) < 0) {
+    struct tracer_filter filter;
+    _cleanup_error_ guise_error *why = NULL;
+    if (tracer_filter_build(policy, &filter, &err) < 0 ||
+        tracer_child_install_backend(sv[1], &filter, backend, &why, &err) < 0) {
       guise_error_print(err);
       _exit(125);
     }
+    free(filter.insns);
+    if (why != NULL)
+      fprintf(stderr, "guise: notice: faking with ptrace (slower): %s\n", why->msg);
     close(sv[1]);
     execvp(cmd[0], cmd);
     int e = errno;

@@ -43,6 +43,10 @@ static void run_usage(FILE *out)
         "      --no-fake           do not fake root (chown, mknod, set*id... fail as they would)\n"
         "      --fake-db FILE      faked-state database (default: ROOTFS.fakefs.db next to the\n"
         "                          rootfs)\n"
+        "      --fake-backend auto|seccomp|ptrace  how calls are intercepted: seccomp user\n"
+        "                          notification, ptrace (where no seccomp listener can be had,\n"
+        "                          e.g. inside another sandbox holding one; slower), or auto\n"
+        "                          (seccomp, else ptrace with a notice; the default)\n"
         "\n"
         "By default the calls an unprivileged root cannot make (chown to other ids, mknod of\n"
         "devices, set*id, privileged xattrs) are faked and their results recorded in the\n"
@@ -70,6 +74,7 @@ enum {
   OPT_ULIMIT,
   OPT_NO_FAKE,
   OPT_FAKE_DB,
+  OPT_FAKE_BACKEND,
 };
 
 static const struct option run_options[] = {
@@ -96,6 +101,7 @@ static const struct option run_options[] = {
     {"ulimit", required_argument, NULL, OPT_ULIMIT},
     {"no-fake", no_argument, NULL, OPT_NO_FAKE},
     {"fake-db", required_argument, NULL, OPT_FAKE_DB},
+    {"fake-backend", required_argument, NULL, OPT_FAKE_BACKEND},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -109,6 +115,7 @@ struct run_request {
   const char *workdir;
   const char *user;
   const char *fake_db;
+  enum tracer_backend fake_backend;
   char **env;
   char **volumes;
   char **tmpfs;
@@ -278,6 +285,10 @@ static int parse_args(int argc, char **argv, struct container_spec *spec, struct
       break;
     case OPT_FAKE_DB:
       req->fake_db = optarg;
+      break;
+    case OPT_FAKE_BACKEND:
+      if (tracer_backend_parse(optarg, &req->fake_backend, err) < 0)
+        return -1;
       break;
     case OPT_ROOTFS:
       req->rootfs = optarg;
@@ -459,6 +470,7 @@ static int build_spec(int argc, char **argv, struct container_spec *spec, guise_
     goto out;
   spec_init_defaults(spec, req.bundle != NULL);
   if (!req.no_fake) {
+    spec->fake_backend = req.fake_backend;
     if (req.fake_db != NULL)
       spec->fake_db = strdup(req.fake_db);
     else if (fakefs_db_path_for_rootfs(spec->rootfs, &spec->fake_db, err) < 0)

@@ -2,6 +2,7 @@
 #include "fakefs/policy.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +20,26 @@ struct fakefs_policy {
   bool have_rootfs;
   dev_t rootfs_dev;
 };
+
+/* The real uid and gid, as the kernel has them.  Not getuid(): under another faker (`guise fake
+ * -- guise fake --backend auto ...`, where the inner one falls back to ptrace) that says 0. */
+static void real_ids(uid_t *uid, gid_t *gid)
+{
+  *uid = getuid();
+  *gid = getgid();
+  FILE *f = fopen("/proc/self/status", "re");
+  if (f == NULL)
+    return;
+  char line[256];
+  unsigned v;
+  while (fgets(line, sizeof(line), f) != NULL) {
+    if (sscanf(line, "Uid: %u", &v) == 1)
+      *uid = v;
+    else if (sscanf(line, "Gid: %u", &v) == 1)
+      *gid = v;
+  }
+  fclose(f);
+}
 
 static void policy_process_exited(void *ctx, pid_t tgid)
 {
@@ -51,7 +72,10 @@ int fakefs_policy_new(const char *db_path, const char *rootfs, struct fakefs_pol
       if (fakefs_policy_forget_volatile(fp, err) < 0) /* left by a session that was killed */
         goto fail;
     }
-    if (fakefs_files_init(&fp->files, fp->db, getuid(), getgid(), rootfs, fp->creds, err) < 0)
+    uid_t uid;
+    gid_t gid;
+    real_ids(&uid, &gid);
+    if (fakefs_files_init(&fp->files, fp->db, uid, gid, rootfs, fp->creds, err) < 0)
       goto fail;
     fp->have_files = true;
     fakefs_files_register(&fp->tp, &fp->files);

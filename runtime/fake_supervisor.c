@@ -110,7 +110,7 @@ int fake_supervisor_start(struct fake_supervisor *sup, const char *db_path, cons
   return 0;
 }
 
-int fake_supervisor_attach(int container_sock, guise_error **err)
+int fake_supervisor_attach(int container_sock, enum tracer_backend backend, guise_error **err)
 {
   /* A BPF program has at most BPF_MAXINSNS instructions of 8 bytes. */
   enum { MAX_PROGRAM = 4096 * 8 };
@@ -124,7 +124,9 @@ int fake_supervisor_attach(int container_sock, guise_error **err)
   if (size < 0)
     return guise_fail_errno(err, "receiving the seccomp program from the faking supervisor failed");
   struct tracer_filter filter = {.insns = program, .size = (size_t)size};
-  if (tracer_child_install_filter(container_sock, &filter, err) < 0) return -1;
+  _cleanup_error_ guise_error *why = NULL;
+  if (tracer_child_install_backend(container_sock, &filter, backend, &why, err) < 0) return -1;
+  if (why != NULL) fprintf(stderr, "guise: notice: faking with ptrace (slower): %s\n", why->msg);
   char c;
   ssize_t n;
   do

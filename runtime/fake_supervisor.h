@@ -31,11 +31,12 @@ int fake_supervisor_start(struct fake_supervisor *sup, const char *db_path, cons
                           guise_error **err);
 
 /* In the container's first process, after its setup and before anything of the container
- * runs: install the seccomp program the supervisor sent, send it the listener, and wait until
- * it has opened the database.  FAKE_SUPERVISOR_GONE (without *err) when the supervisor exited
+ * runs: install the seccomp program the supervisor sent, send it the listener (or have it
+ * attach with ptrace: backend, see tracer/tracer.h; a fallback to ptrace is noticed on stderr),
+ * and wait until it has opened the database.  FAKE_SUPERVISOR_GONE (without *err) when the supervisor exited
  * first: guise reports its error. */
 #define FAKE_SUPERVISOR_GONE (-2)
-int fake_supervisor_attach(int container_sock, guise_error **err);
+int fake_supervisor_attach(int container_sock, enum tracer_backend backend, guise_error **err);
 
 /* Reap the supervisor if it has exited (block: wait for it).  Returns 1 when it has exited,
  * 0 when still running (non-blocking only), -1 with *err when it failed or was killed: the

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "tracer/tracer.h"
 #include "util/error.h"
 
 enum mount_kind {
@@ -82,6 +83,7 @@ struct container_spec {
 
   /* syscall faking (fakefs/tracer); off when fake_db is NULL */
   char *fake_db;
+  enum tracer_backend fake_backend; /* default AUTO: seccomp, else ptrace */
 };
 
 /* The capabilities Docker grants by default. */

@@ -2,6 +2,7 @@
 #ifndef GUISE_TRACER_INTERNAL_H
 #define GUISE_TRACER_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -45,5 +46,32 @@ void tracer_proc_exited(struct tracer_state *st, pid_t tgid);
 void tracer_proc_invalidate(struct tracer_state *st, struct tracee *t, enum syscall_id id,
                             const uint64_t args[6]);
 void tracer_state_destroy(struct tracer_state *st);
+
+/* Calls the tracer itself must see to keep those caches right (execve, chroot, ...), whether
+ * or not the policy handles them. */
+bool tracer_needs_call(enum syscall_id id);
+
+/* What every backend does with an intercepted call: look it up, keep the caches right and run
+ * the policy's handler, if any, on *reply (zeroed first: CONTINUE).  Returns the call's id, or
+ * -1 for a call that is not one of ours (foreign arch, unknown number, tid 0). */
+int tracer_dispatch(struct tracer_state *st, struct tracee *t, uint32_t arch, int nr,
+                    const uint64_t args[6], struct syscall_reply *reply);
+
+/* The child's first message to the supervisor over the socket: which backend it chose, and
+ * what the supervisor needs for it (tracer/backend.c). */
+struct tracer_hello {
+  enum tracer_backend backend; /* SECCOMP or PTRACE */
+  int fd;    /* seccomp: the listener; ptrace: a socket to confirm the attach on */
+  pid_t pid; /* ptrace: the child, in the supervisor's pid namespace */
+};
+int tracer_hello_send(int sock, enum tracer_backend backend, int fd, guise_error **err);
+int tracer_hello_recv(int sock, struct tracer_hello *out, guise_error **err);
+
+/* The backends (tracer_serve dispatches on the hello). */
+int tracer_seccomp_serve(int listener, pid_t first_child, const struct tracer_policy *policy,
+                         int *wstatus, guise_error **err);
+int tracer_ptrace_child_install(int sock, const struct tracer_filter *filter, guise_error **err);
+int tracer_ptrace_serve(const struct tracer_hello *hello, pid_t first_child,
+                        const struct tracer_policy *policy, int *wstatus, guise_error **err);
 
 #endif

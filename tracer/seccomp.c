@@ -66,7 +66,7 @@
 
 /* --- the filter --- */
 
-static bool traced_by_tracer(enum syscall_id id)
+bool tracer_needs_call(enum syscall_id id)
 {
   switch (id) {
   case SYSCALL_EXECVE:
@@ -83,7 +83,7 @@ static bool traced_by_tracer(enum syscall_id id)
 
 static bool wanted(const struct tracer_policy *policy, enum syscall_id id)
 {
-  return policy->handlers[id] != NULL || traced_by_tracer(id);
+  return policy->handlers[id] != NULL || tracer_needs_call(id);
 }
 
 /* Add the rule(s) for one call: nr is a libseccomp number for the filter's arch(es). */
@@ -170,7 +170,7 @@ static int foreign_filter(uint32_t arch, const struct tracer_policy *policy, scm
     r = seccomp_arch_add(ctx, arch);
   uint32_t enosys = SCMP_ACT_ERRNO(ENOSYS);
   for (int id = 0; r == 0 && id < SYSCALL_ID_COUNT; id++) {
-    if (traced_by_tracer(id) || !(wanted(policy, id) || id == SYSCALL_IO_URING_SETUP))
+    if (tracer_needs_call(id) || !(wanted(policy, id) || id == SYSCALL_IO_URING_SETUP))
       continue;
     int nr = new_call_number(id);
     if (nr >= 0) {
@@ -263,55 +263,6 @@ static int build_filter(const struct tracer_policy *policy, struct sock_fprog *p
   return 0;
 }
 
-static int send_fd(int sock, int fd, guise_error **err)
-{
-  char byte = 'L';
-  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  memset(&u, 0, sizeof(u));
-  struct msghdr msg = {
-      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  ssize_t n;
-  do
-    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0)
-    return guise_fail_errno(err, "sending the seccomp listener failed");
-  return 0;
-}
-
-static int recv_fd(int sock, guise_error **err)
-{
-  char byte;
-  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = {
-      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-  ssize_t n;
-  do
-    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0)
-    return guise_fail_errno(err, "receiving the seccomp listener failed");
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  if (n == 0 || c == NULL || c->cmsg_type != SCM_RIGHTS)
-    return guise_fail(err, 0, "the traced process exited before installing its seccomp filter");
-  int fd;
-  memcpy(&fd, CMSG_DATA(c), sizeof(int));
-  return fd;
-}
-
 int tracer_filter_build(const struct tracer_policy *policy, struct tracer_filter *out,
                         guise_error **err)
 {
@@ -354,7 +305,7 @@ int tracer_child_install_filter(int sock, const struct tracer_filter *filter, gu
       return guise_fail(err, e, "installing the seccomp filter failed (no_new_privs not set)");
     return guise_fail(err, e, "installing the seccomp filter failed");
   }
-  int r = send_fd(sock, fd, err);
+  int r = tracer_hello_send(sock, TRACER_BACKEND_SECCOMP, fd, err);
   close(fd); /* the supervisor's copy must be the only one, or tracees could block forever */
   return r;
 }
@@ -383,26 +334,11 @@ static void answer(struct tracer_state *st, struct seccomp_notif *req,
                    struct seccomp_notif_resp *resp, size_t resp_size)
 {
   struct tracee t = {.tid = (pid_t)req->pid, .notif_id = req->id, .st = st};
-  struct syscall_reply reply = {0};
-  int id = syscall_lookup(req->data.arch, req->data.nr);
-  if (id >= 0 && req->data.arch == syscall_native_arch() && req->pid != 0) {
-    uint64_t args[6];
-    for (int i = 0; i < 6; i++)
-      args[i] = req->data.args[i];
-    if (traced_by_tracer(id))
-      tracer_proc_invalidate(st, &t, id, args);
-    syscall_handler_fn fn = st->policy->handlers[id];
-    if (fn != NULL) {
-      struct syscall_event ev = {.id = id,
-                                 .arch = req->data.arch,
-                                 .nr = req->data.nr,
-                                 .tid = (pid_t)req->pid,
-                                 .tracee = &t};
-      memcpy(ev.args, args, sizeof(ev.args));
-      void *ctx = st->policy->handler_ctx[id] ? st->policy->handler_ctx[id] : st->policy->ctx;
-      fn(ctx, &ev, &reply);
-    }
-  }
+  struct syscall_reply reply;
+  uint64_t args[6];
+  for (int i = 0; i < 6; i++)
+    args[i] = req->data.args[i];
+  tracer_dispatch(st, &t, req->data.arch, req->data.nr, args, &reply);
   memset(resp, 0, resp_size);
   resp->id = req->id;
   if (reply.action == SYSCALL_RETURN_FD && reply.error == 0) {
@@ -527,8 +463,8 @@ static void drain_exits(struct tracer_state *st)
   } while (n == 32);
 }
 
-int tracer_serve(int sock, pid_t first_child, const struct tracer_policy *policy, int *wstatus,
-                 guise_error **err)
+int tracer_seccomp_serve(int listener, pid_t first_child, const struct tracer_policy *policy,
+                         int *wstatus, guise_error **err)
 {
   if (wstatus != NULL)
     *wstatus = -1;
@@ -542,9 +478,7 @@ int tracer_serve(int sock, pid_t first_child, const struct tracer_policy *policy
   struct sigaction sa = {.sa_handler = wake_handler}, old_sa; /* no SA_RESTART: RECV -> EINTR */
   int ret = -1;
 
-  st.listener = recv_fd(sock, err);
-  if (st.listener < 0)
-    goto out;
+  st.listener = listener;
   struct seccomp_notif_sizes sizes;
   if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0) {
     guise_fail_errno(err, "SECCOMP_GET_NOTIF_SIZES failed");

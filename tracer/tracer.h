@@ -135,8 +135,34 @@ int tracer_filter_build(const struct tracer_policy *policy, struct tracer_filter
                         guise_error **err);
 int tracer_child_install_filter(int sock, const struct tracer_filter *filter, guise_error **err);
 
-/* Supervisor side: receive the listener (or attach), then serve calls until every traced
- * process has exited.  Returns 0 when all traced processes are gone.
+/* Which backend delivers the calls.  SECCOMP: seccomp user notification (the supervisor gets a
+ * listener).  PTRACE: the supervisor becomes the ptrace tracer of the child and the same filter
+ * returns SECCOMP_RET_TRACE instead, for where no listener can be had (an outer sandbox holds
+ * one: EBUSY; or the kernel lacks user notification); slower (a ptrace stop per call, see
+ * tracer/ptrace.c).  AUTO: seccomp, else ptrace. */
+enum tracer_backend {
+  TRACER_BACKEND_AUTO,
+  TRACER_BACKEND_SECCOMP,
+  TRACER_BACKEND_PTRACE,
+};
+/* "auto", "seccomp" or "ptrace". */
+int tracer_backend_parse(const char *name, enum tracer_backend *out, guise_error **err);
+const char *tracer_backend_name(enum tracer_backend backend);
+
+/* tracer_child_install_filter with a choice of backend (filter: the program built for seccomp,
+ * as tracer_filter_build makes it; ptrace derives its own from it).  Returns the backend used
+ * (TRACER_BACKEND_SECCOMP or _PTRACE), or -1 with *err.  When AUTO falls back to ptrace, *why
+ * (if not NULL) says why, for a notice to the user.  For ptrace the child waits until the
+ * supervisor (tracer_serve on the other end of sock) has attached: it must be allowed to
+ * ptrace the child (same uid, and with Yama's ptrace_scope 1 an ancestor or the owner of the
+ * child's user namespace; ptrace_scope 2 and 3 leave only seccomp). */
+int tracer_child_install_backend(int sock, const struct tracer_filter *filter,
+                                 enum tracer_backend backend, guise_error **why, guise_error **err);
+
+/* Supervisor side: receive the listener (or attach with ptrace, whichever the child chose),
+ * then serve calls until every traced process has exited.  Returns 0 when all traced processes
+ * are gone.  With ptrace it waits for its tracees with waitpid(-1, __WALL): the caller must
+ * have no other children.
  *
  * A zombie still holds the filter, so when first_child is a child of the caller tracer_serve
  * reaps it as soon as it exits and stores its wait status in *wstatus (if not NULL; -1 when it
@@ -144,7 +170,8 @@ int tracer_child_install_filter(int sock, const struct tracer_filter *filter, gu
  * it for tracer_serve to return).  first_child may be 0 (nothing to reap).
  *
  * On return (also on error) the listener is closed: any process still filtered then gets
- * ENOSYS for intercepted calls and is never left blocked. */
+ * ENOSYS for intercepted calls and is never left blocked.  (ptrace: the tracees are attached with
+ * PTRACE_O_EXITKILL, so they are killed when the supervisor exits, also after an error.) */
 int tracer_serve(int sock, pid_t first_child, const struct tracer_policy *policy, int *wstatus,
                  guise_error **err);
 

@@ -111,7 +111,9 @@ assert_status() {
 
 # Output that fits on one report line.
 _abbrev() {
-  local text=${1//$'\n'/\\n}
+  # Escape the start only: a substitution over a large output (a tree listing) takes minutes.
+  local text=${1:0:401}
+  text=${text//$'\n'/\\n}
   [ ${#text} -le 400 ] || text="${text:0:400}..."
   printf '%s' "$text"
 }
@@ -246,6 +248,37 @@ wait_for_file() {
     i=$((i + 1))
   done
   fail "timed out waiting for '$2' in $1: '$(_abbrev "$(cat "$1" 2>/dev/null)")'"
+}
+
+# serve_dir DIR: a static HTTP server for DIR on a free loopback port (stopped when the test
+# ends); sets $PORT.
+serve_dir() {
+  python3 -u -m http.server --bind 127.0.0.1 --directory "$1" 0 >http.log 2>&1 &
+  local pid=$!
+  on_exit kill "$pid"
+  local i
+  for i in $(seq 50); do
+    PORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' http.log | head -1)
+    [ -n "$PORT" ] && return 0
+    sleep 0.1
+  done
+  fail "the HTTP server did not start: $(cat http.log)"
+}
+
+# Paths whose metadata legitimately differs between two installs, or that the runtime provides.
+# (Lines are "PATH TYPE MODE ..." as build/helpers/treelist prints them; the runtime's mount
+# points are not in the container's tree.)
+TREE_VOLATILE='^/(proc|sys|dev|run|tmp)[/ ]|^/var/(log|cache)[/ ]|^/var/lib/apt/lists[/ ]|^/etc/ld\.so\.cache |^[^ ]*(-|-old|machine-id) |^/etc/(hostname|hosts|resolv\.conf) |^/treelist '
+
+# compare_tree FILE REFERENCE: compare a treelist output with a reference one outside volatile
+# paths; prints the differences, sets $DIFFS to their number.
+compare_tree() {
+  LC_ALL=C sort "$1" | grep -Ev "$TREE_VOLATILE" >got.txt || true
+  grep -Ev "$TREE_VOLATILE" "$2" >want.txt || true
+  diff want.txt got.txt >diff.txt || true
+  DIFFS=$(grep -c '^[<>]' diff.txt || true)
+  echo "differences from the root install (outside volatile paths): $DIFFS"
+  head -40 diff.txt
 }
 
 # ---- the runner ----------------------------------------------------------------------------

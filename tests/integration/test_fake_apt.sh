@@ -12,30 +12,12 @@ REFERENCE=$GUISE_TEST_CACHE/apt-reference.txt
 # serve_repo: a static HTTP server for $REPO on a free loopback port; sets $PORT.
 serve_repo() {
   [ -r "$REFERENCE" ] || skip "no local apt repository (sudo bash tests/setup/aptrepo.sh build/helpers/treelist)"
-  python3 -u -m http.server --bind 127.0.0.1 --directory "$REPO" 0 >http.log 2>&1 &
-  local pid=$!
-  on_exit kill "$pid"
-  local i
-  for i in $(seq 50); do
-    PORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' http.log | head -1)
-    [ -n "$PORT" ] && return 0
-    sleep 0.1
-  done
-  fail "the HTTP server did not start: $(cat http.log)"
+  serve_dir "$REPO"
 }
-
-# Paths whose metadata legitimately differs between two installs, or that the runtime provides.
-# (Lines are "PATH TYPE MODE ..."; the runtime's mount points are not in the container's tree.)
-volatile='^/(proc|sys|dev|run|tmp)[/ ]|^/var/(log|cache)[/ ]|^/var/lib/apt/lists[/ ]|^/etc/ld\.so\.cache |^[^ ]*(-|-old|machine-id) |^/etc/(hostname|hosts|resolv\.conf) |^/treelist '
 
 # compare_to_reference FILE: prints the differences, sets $DIFFS to their number.
 compare_to_reference() {
-  LC_ALL=C sort "$1" | grep -Ev "$volatile" >got.txt || true
-  grep -Ev "$volatile" "$REFERENCE" >want.txt || true
-  diff want.txt got.txt >diff.txt || true
-  DIFFS=$(grep -c '^[<>]' diff.txt || true)
-  echo "differences from the root install (outside volatile paths): $DIFFS"
-  head -40 diff.txt
+  compare_tree "$1" "$REFERENCE"
 }
 
 install_with_guise() {

@@ -1,0 +1,172 @@
+/* What the backends share: choosing one (auto: seccomp, else ptrace), the child's first message
+ * to the supervisor, and running the policy's handler for an intercepted call.
+ *
+ * The first message carries one byte naming the backend the child chose, because only the
+ * child can find out whether a listener can be had (EBUSY when an outer sandbox holds one):
+ *   'L' + SCM_RIGHTS(listener)                      seccomp user notification
+ *   'P' + SCM_RIGHTS(socket) + SCM_CREDENTIALS      ptrace: the supervisor attaches to the
+ *                                                   sender's pid and says so on the socket
+ * The pid comes from SCM_CREDENTIALS rather than from the message's bytes because the kernel
+ * fills it in and translates it into the receiver's pid namespace (the container's first
+ * process is pid 1 in its own). */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tracer/internal.h"
+#include "util/cleanup.h"
+
+int tracer_backend_parse(const char *name, enum tracer_backend *out, guise_error **err)
+{
+  for (int b = TRACER_BACKEND_AUTO; b <= TRACER_BACKEND_PTRACE; b++) {
+    if (strcmp(name, tracer_backend_name(b)) == 0) {
+      *out = b;
+      return 0;
+    }
+  }
+  return guise_fail(err, EINVAL, "parsing backend %s failed: not one of auto, seccomp, ptrace",
+                    name);
+}
+
+const char *tracer_backend_name(enum tracer_backend backend)
+{
+  switch (backend) {
+  case TRACER_BACKEND_SECCOMP:
+    return "seccomp";
+  case TRACER_BACKEND_PTRACE:
+    return "ptrace";
+  default:
+    return "auto";
+  }
+}
+
+int tracer_child_install_backend(int sock, const struct tracer_filter *filter,
+                                 enum tracer_backend backend, guise_error **why, guise_error **err)
+{
+  if (backend == TRACER_BACKEND_AUTO && !tracer_seccomp_available()) {
+    guise_fail(why, errno, "seccomp user notification is not available");
+    backend = TRACER_BACKEND_PTRACE;
+  }
+  if (backend != TRACER_BACKEND_PTRACE) {
+    _cleanup_error_ guise_error *failed = NULL;
+    if (tracer_child_install_filter(sock, filter, &failed) == 0) return TRACER_BACKEND_SECCOMP;
+    /* EBUSY: nothing was installed, the outer listener stays the only one. */
+    if (backend == TRACER_BACKEND_SECCOMP || failed->errnum != EBUSY) {
+      *err = steal_ptr(&failed);
+      return -1;
+    }
+    if (why != NULL) *why = steal_ptr(&failed);
+  }
+  if (tracer_ptrace_child_install(sock, filter, err) < 0) return -1;
+  return TRACER_BACKEND_PTRACE;
+}
+
+int tracer_hello_send(int sock, enum tracer_backend backend, int fd, guise_error **err)
+{
+  char byte = backend == TRACER_BACKEND_PTRACE ? 'P' : 'L';
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  memset(&u, 0, sizeof(u));
+  struct msghdr msg = {
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  /* With SO_PASSCRED on the sending end the kernel attaches the sender's real pid, uid and gid
+   * itself (sending them explicitly would need the real ids, which an outer faker may hide). */
+  int one = 1;
+  if (backend == TRACER_BACKEND_PTRACE &&
+      setsockopt(sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+    return guise_fail_errno(err, "setting SO_PASSCRED on the supervisor's socket failed");
+  ssize_t n;
+  do
+    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return guise_fail_errno(err, "sending the %s hello to the supervisor failed",
+                            tracer_backend_name(backend));
+  return 0;
+}
+
+int tracer_hello_recv(int sock, struct tracer_hello *out, guise_error **err)
+{
+  *out = (struct tracer_hello){.fd = -1};
+  int one = 1;
+  if (setsockopt(sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+    return guise_fail_errno(err, "setting SO_PASSCRED on the supervisor's socket failed");
+  char byte;
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  union {
+    char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr msg = {
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+  ssize_t n;
+  do
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return guise_fail_errno(err, "receiving the traced process's hello failed");
+  pid_t pid = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET) continue;
+    if (c->cmsg_type == SCM_RIGHTS && out->fd < 0)
+      memcpy(&out->fd, CMSG_DATA(c), sizeof(int));
+    else if (c->cmsg_type == SCM_CREDENTIALS) {
+      struct ucred cred;
+      memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+      pid = cred.pid;
+    }
+  }
+  if (n == 0 || out->fd < 0) {
+    if (out->fd >= 0) close(out->fd);
+    out->fd = -1;
+    return guise_fail(err, 0, "the traced process exited before installing its seccomp filter");
+  }
+  if (byte == 'P') {
+    out->backend = TRACER_BACKEND_PTRACE;
+    out->pid = pid;
+    if (pid <= 0) {
+      close(out->fd);
+      out->fd = -1;
+      return guise_fail(err, 0, "the traced process's ptrace hello carried no pid");
+    }
+  } else {
+    out->backend = TRACER_BACKEND_SECCOMP;
+  }
+  return 0;
+}
+
+int tracer_serve(int sock, pid_t first_child, const struct tracer_policy *policy, int *wstatus,
+                 guise_error **err)
+{
+  if (wstatus != NULL) *wstatus = -1;
+  struct tracer_hello hello;
+  if (tracer_hello_recv(sock, &hello, err) < 0) return -1;
+  if (hello.backend == TRACER_BACKEND_PTRACE)
+    return tracer_ptrace_serve(&hello, first_child, policy, wstatus, err);
+  return tracer_seccomp_serve(hello.fd, first_child, policy, wstatus, err);
+}
+
+int tracer_dispatch(struct tracer_state *st, struct tracee *t, uint32_t arch, int nr,
+                    const uint64_t args[6], struct syscall_reply *reply)
+{
+  *reply = (struct syscall_reply){0};
+  int id = syscall_lookup(arch, nr);
+  if (id < 0 || arch != syscall_native_arch() || t->tid == 0) return -1;
+  if (tracer_needs_call(id)) tracer_proc_invalidate(st, t, id, args);
+  syscall_handler_fn fn = st->policy->handlers[id];
+  if (fn != NULL) {
+    struct syscall_event ev = {.id = id, .arch = arch, .nr = nr, .tid = t->tid, .tracee = t};
+    memcpy(ev.args, args, sizeof(ev.args));
+    void *ctx = st->policy->handler_ctx[id] ? st->policy->handler_ctx[id] : st->policy->ctx;
+    fn(ctx, &ev, reply);
+  }
+  return id;
+}
