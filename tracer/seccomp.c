@@ -376,8 +376,9 @@ bool tracee_call_valid(struct tracee *t)
 
 /* The watcher thread.  The main thread blocks in NOTIF_RECV itself, not in epoll: the
  * SYNC_WAKE_UP wake-up reaches a task waiting in RECV on the caller's CPU, while an epoll waiter
- * is woken the ordinary way (measured: 15 µs instead of ~5 per faked getuid).  RECV never
- * returns once the last filtered task is gone, so this thread waits for that (EPOLLHUP on the
+ * is woken the ordinary way (measured: 15 µs instead of ~5 per faked getuid).  RECV may
+ * block for good once the last filtered task is gone (newer kernels fail it with ENOENT
+ * instead: listener_hung_up), so this thread waits for that (EPOLLHUP on the
  * listener; with events 0 the per-notification EPOLLIN wake-ups never wake it), reaps
  * first_child meanwhile (a zombie keeps the filter alive), and then interrupts the main thread
  * with a signal until it notices. */
@@ -450,6 +451,16 @@ static void *watch(void *arg)
   return NULL;
 }
 
+/* Recent kernels (seen on 6.18) make RECV fail with ENOENT at once, again and again, when the
+ * last filtered task is gone, instead of blocking: without this check the main thread spun on
+ * it, a CPU's worth of work while the container was being torn down, until the watcher's
+ * signal came.  (ENOENT also means a single caller died before its call was received.) */
+static bool listener_hung_up(int listener)
+{
+  struct pollfd pfd = {.fd = listener, .events = 0};
+  return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR));
+}
+
 /* Process exits reported by pidfds (non-blocking), before a notification is acted on, so that
  * a reused pid never meets a dead process's caches. */
 static void drain_exits(struct tracer_state *st)
@@ -518,7 +529,7 @@ int tracer_seccomp_serve(int listener, pid_t first_child, const struct tracer_po
       answer(&st, req, resp, resp_size);
       continue;
     }
-    if (atomic_load(&w.hup)) {
+    if (atomic_load(&w.hup) || (errno == ENOENT && listener_hung_up(st.listener))) {
       ret = 0; /* every filtered task is gone */
       break;
     }
