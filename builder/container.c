@@ -39,8 +39,8 @@ static char **image_command(json_t *cfg, char *const *command)
 }
 
 static int fill_spec(struct image_store *s, const struct container_run_options *o,
-                     const struct container_record *rec, json_t *cfg,
-                     struct container_spec *spec, guise_error **err)
+                     const struct container_record *rec, json_t *cfg, struct container_spec *spec,
+                     guise_error **err)
 {
   _cleanup_free_ char *rootfs = container_rootfs_path(s, rec);
   char real[PATH_MAX];
@@ -77,8 +77,7 @@ static int fill_spec(struct image_store *s, const struct container_run_options *
 }
 
 int container_prepare(struct image_store *s, const struct container_run_options *o,
-                      struct container_record **rec, struct container_spec *spec,
-                      guise_error **err)
+                      struct container_record **rec, struct container_spec *spec, guise_error **err)
 {
   struct image_copy_options co = {
       .tls_verify = o->tls_verify, .quiet = o->progress == NULL, .progress = o->progress};
@@ -87,8 +86,7 @@ int container_prepare(struct image_store *s, const struct container_run_options 
   json_t *cfg = json_object_get(img->config->json, "config");
   _cleanup_strv_ char **command = image_command(cfg, o->command);
   if (command == NULL)
-    return guise_fail(err, 0, "image %s has no Entrypoint or Cmd: give a command to run",
-                      o->image);
+    return guise_fail(err, 0, "image %s has no Entrypoint or Cmd: give a command to run", o->image);
   if (container_create(s, img, o->name, command, rec, err) < 0) return -1;
   if (fill_spec(s, o, *rec, cfg, spec, err) < 0) {
     container_remove(s, *rec, NULL);
@@ -135,12 +133,9 @@ static int commit_layer(struct image_store *s, const struct container_record *re
 {
   _cleanup_rootfs_snapshot_ struct rootfs_snapshot *base = NULL;
   if (container_base_snapshot(s, rec, &base, err) < 0) return -1;
-  _cleanup_free_ char *rootfs = container_rootfs_path(s, rec);
-  _cleanup_free_ char *db_path = container_db_path(s, rec);
-  _cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (rootfd < 0) return guise_fail_errno(err, "opening %s failed", rootfs);
+  _cleanup_close_ int rootfd = -1;
   _cleanup_fakefs_db_ struct fakefs_db *db = NULL;
-  if (fakefs_db_open(db_path, FAKEFS_DB_READONLY, &db, err) < 0) return -1;
+  if (container_open_rootfs(s, rec, &rootfd, &db, err) < 0) return -1;
   struct layer_write_options wo = {
       .compression = o->compression,
       .source_date_epoch = o->source_date_epoch,
@@ -185,9 +180,8 @@ int container_commit(struct image_store *s, const char *container,
     return guise_error_prefix(err, "committing container %s", rec->name);
   _cleanup_json_ json_t *layers = json_array();
   build_layers_of(img, layers);
-  json_array_append_new(layers, json_pack("{s:s,s:s,s:I}", "mediaType", layer.media_type,
-                                          "digest", layer.digest, "size",
-                                          (json_int_t)layer.size));
+  json_array_append_new(layers, json_pack("{s:s,s:s,s:I}", "mediaType", layer.media_type, "digest",
+                                          layer.digest, "size", (json_int_t)layer.size));
   descriptor_clear(&layer);
   json_t *rootfs = json_object_get(config, "rootfs");
   if (!json_is_object(rootfs)) {

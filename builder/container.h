@@ -14,13 +14,13 @@
 #include "util/error.h"
 
 struct container_run_options {
-  const char *image;            /* name, id (prefix) or reference to pull */
-  const char *name;             /* NULL: the short id */
-  enum image_pull_policy pull;  /* default missing */
-  bool tls_verify;              /* for the pull */
-  FILE *progress;               /* pull progress; NULL: quiet */
-  char **command;               /* replaces the image's Cmd; NULL: keep it */
-  const char *user;             /* replaces the image's User; NULL: keep it */
+  const char *image;           /* name, id (prefix) or reference to pull */
+  const char *name;            /* NULL: the short id */
+  enum image_pull_policy pull; /* default missing */
+  bool tls_verify;             /* for the pull */
+  FILE *progress;              /* pull progress; NULL: quiet */
+  char **command;              /* replaces the image's Cmd; NULL: keep it */
+  const char *user;            /* replaces the image's User; NULL: keep it */
 };
 
 /* Make a container of the image (pulled as o->pull says) and fill spec to run it: the
@@ -40,10 +40,10 @@ int container_start(struct image_store *s, struct container_record *rec,
                     const struct container_spec *spec, int *status, guise_error **err);
 
 struct container_commit_options {
-  char **changes;       /* Containerfile config instructions (commit --change) */
-  const char *message;  /* the history entry's comment */
+  char **changes;      /* Containerfile config instructions (commit --change) */
+  const char *message; /* the history entry's comment */
   const char *author;
-  const char *tag;      /* the image's name; NULL: untagged */
+  const char *tag;           /* the image's name; NULL: untagged */
   int64_t source_date_epoch; /* >= 0: the created time, and the layer's mtimes clamped */
   enum layer_compression compression;
 };

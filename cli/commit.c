@@ -182,8 +182,7 @@ int cmd_export(int argc, char **argv)
     return 125;
   }
   int r2 = container_export(s, r, fd, &err);
-  if (r2 == 0 && fsync(fd) < 0)
-    r2 = guise_fail_errno(&err, "export: writing %s failed", tmp);
+  if (r2 == 0 && fsync(fd) < 0) r2 = guise_fail_errno(&err, "export: writing %s failed", tmp);
   if (r2 == 0 && rename(tmp, output) < 0)
     r2 = guise_fail_errno(&err, "export: renaming %s to %s failed", tmp, output);
   if (r2 < 0) {

@@ -80,8 +80,8 @@ int cmd_ps(int argc, char **argv)
     return 125;
   }
   if (!quiet)
-    printf("%-12s  %-30s  %-20s  %-19s  %-12s  %s\n", "CONTAINER ID", "IMAGE", "COMMAND",
-           "CREATED", "STATUS", "NAMES");
+    printf("%-12s  %-30s  %-20s  %-19s  %-12s  %s\n", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED",
+           "STATUS", "NAMES");
   for (size_t i = 0; i < n; i++) {
     const struct container_record *r = v[i];
     const char *state = container_state(r);

@@ -36,7 +36,10 @@ struct run_request {
   const char *root;
   const char *image_only; /* the last IMAGE-only option given, for the error without one */
 };
-#define RUN_REQUEST_INIT {.net = -1, .no_new_privs = -1, .use_init = -1, .tls_verify = true}
+#define RUN_REQUEST_INIT                                                                           \
+  {                                                                                                \
+    .net = -1, .no_new_privs = -1, .use_init = -1, .tls_verify = true                              \
+  }
 
 /* Parse the options (getopt, stopping at the first operand: optind is then the IMAGE or the
  * COMMAND); spec gets the network and umask defaults. */

@@ -116,8 +116,7 @@ static int write_record(int dirfd, const struct container_record *r, guise_error
   return write_file_atomic_at(dirfd, RECORD_FILE, text, strlen(text), err);
 }
 
-int container_save(const struct image_store *s, const struct container_record *r,
-                   guise_error **err)
+int container_save(const struct image_store *s, const struct container_record *r, guise_error **err)
 {
   _cleanup_free_ char *dir = container_dir(s, r->id);
   _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -354,8 +353,7 @@ static int name_taken(const struct image_store *s, const char *name, guise_error
     taken = strcmp(v[i]->name, name) == 0;
   container_list_free(v, n);
   if (taken)
-    return guise_fail(err, 0, "the container name %s is already in use (guise rm %s)", name,
-                      name);
+    return guise_fail(err, 0, "the container name %s is already in use (guise rm %s)", name, name);
   return 0;
 }
 
@@ -400,8 +398,8 @@ static int new_id(char id[65], guise_error **err)
 
 /* The rootfs of a new container (in its temp directory dir): the image's layers, and the
  * snapshot commit will diff against. */
-static int make_rootfs(const struct image_store *s, const struct stored_image *img,
-                       const char *dir, guise_error **err)
+static int make_rootfs(const struct image_store *s, const struct stored_image *img, const char *dir,
+                       guise_error **err)
 {
   _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", dir);
   _cleanup_free_ char *db_path = NULL;
@@ -424,9 +422,8 @@ static int make_rootfs(const struct image_store *s, const struct stored_image *i
   return 0;
 }
 
-int container_create(const struct image_store *s, const struct stored_image *img,
-                     const char *name, char *const *command, struct container_record **out,
-                     guise_error **err)
+int container_create(const struct image_store *s, const struct stored_image *img, const char *name,
+                     char *const *command, struct container_record **out, guise_error **err)
 {
   if (name != NULL && check_name(name, err) < 0) return -1;
   char id[65];
@@ -444,8 +441,8 @@ int container_create(const struct image_store *s, const struct stored_image *img
   r->image_id = xstrdup(img->manifest->config.digest);
   r->created = now_rfc3339();
   r->command = strv_copy(command);
-  const char *sig =
-      json_string_value(json_object_get(json_object_get(img->config->json, "config"), "StopSignal"));
+  const char *sig = json_string_value(
+      json_object_get(json_object_get(img->config->json, "config"), "StopSignal"));
   r->stop_signal = sig != NULL && *sig != '\0' ? xstrdup(sig) : NULL;
   r->state = xstrdup(CONTAINER_STATE_CREATED);
   if (name_taken(s, r->name, err) < 0) return -1; /* before the work, not only after */
@@ -488,15 +485,22 @@ int container_base_snapshot(const struct image_store *s, const struct container_
   return 0;
 }
 
-int container_export(const struct image_store *s, const struct container_record *r, int fd,
-                     guise_error **err)
+int container_open_rootfs(const struct image_store *s, const struct container_record *r,
+                          int *rootfd, struct fakefs_db **db, guise_error **err)
 {
   _cleanup_free_ char *rootfs = container_rootfs_path(s, r);
   _cleanup_free_ char *db_path = container_db_path(s, r);
-  _cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (rootfd < 0) return guise_fail_errno(err, "opening %s failed", rootfs);
+  *rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (*rootfd < 0) return guise_fail_errno(err, "opening %s failed", rootfs);
+  return fakefs_db_open(db_path, FAKEFS_DB_READONLY, db, err);
+}
+
+int container_export(const struct image_store *s, const struct container_record *r, int fd,
+                     guise_error **err)
+{
+  _cleanup_close_ int rootfd = -1;
   _cleanup_fakefs_db_ struct fakefs_db *db = NULL;
-  if (fakefs_db_open(db_path, FAKEFS_DB_READONLY, &db, err) < 0) return -1;
+  if (container_open_rootfs(s, r, &rootfd, &db, err) < 0) return -1;
   struct layer_write_options wo = {.compression = LAYER_UNCOMPRESSED,
                                    .source_date_epoch = -1,
                                    .host_uid = getuid(),
@@ -513,9 +517,9 @@ int container_remove(const struct image_store *s, const struct container_record 
   /* Out of sight first (a temp name prune removes if this process dies), then deleted. */
   static atomic_uint counter;
   _cleanup_free_ char *dir = container_dir(s, r->id);
-  _cleanup_free_ char *gone = xasprintf("%s/containers/%srm-%.12s-%d-%u", s->root,
-                                        FILEIO_TMP_PREFIX, r->id, (int)getpid(),
-                                        atomic_fetch_add(&counter, 1));
+  _cleanup_free_ char *gone =
+      xasprintf("%s/containers/%srm-%.12s-%d-%u", s->root, FILEIO_TMP_PREFIX, r->id, (int)getpid(),
+                atomic_fetch_add(&counter, 1));
   if (rename(dir, gone) < 0) return guise_fail_errno(err, "removing container %s failed", r->name);
   /* A container whose guise was killed dies a moment later (parent-death signal): its last
    * processes may still be creating files in there. */

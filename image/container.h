@@ -47,9 +47,8 @@ static inline void container_record_freep(struct container_record **r)
 /* Make a container of img named name (NULL: its short id), which will run command.  Fails
  * when the name is taken (checked before the layers are applied and again, under the store
  * lock, when the container is put in place). */
-int container_create(const struct image_store *s, const struct stored_image *img,
-                     const char *name, char *const *command, struct container_record **out,
-                     guise_error **err);
+int container_create(const struct image_store *s, const struct stored_image *img, const char *name,
+                     char *const *command, struct container_record **out, guise_error **err);
 
 /* Every container, oldest first. */
 int container_list(const struct image_store *s, struct container_record ***out, size_t *n,
@@ -80,6 +79,9 @@ const char *container_state(const struct container_record *r);
 char *container_rootfs_path(const struct image_store *s, const struct container_record *r);
 char *container_db_path(const struct image_store *s, const struct container_record *r);
 
+/* Its rootfs directory and its faked-state database (read-only), for reading it whole. */
+int container_open_rootfs(const struct image_store *s, const struct container_record *r,
+                          int *rootfd, struct fakefs_db **db, guise_error **err);
 /* The snapshot of the rootfs taken when the container was made. */
 int container_base_snapshot(const struct image_store *s, const struct container_record *r,
                             struct rootfs_snapshot **out, guise_error **err);

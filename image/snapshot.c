@@ -194,15 +194,19 @@ struct node_numbers {
   uint64_t path_len, link_len; /* link_len: UINT64_MAX when not a symlink */
 };
 
-int rootfs_snapshot_save(const struct rootfs_snapshot *s, int fd, guise_error **err)
+/* A stdio stream of its own on fd (closing it leaves fd open). */
+static FILE *stream_of(int fd, const char *mode)
 {
   int dupfd = dup(fd);
-  FILE *f = dupfd >= 0 ? fdopen(dupfd, "we") : NULL;
-  if (f == NULL) {
-    if (dupfd >= 0) close(dupfd);
-    return guise_fail_errno(err, "writing the snapshot failed");
-  }
-  _cleanup_fclose_ FILE *owned = f;
+  FILE *f = dupfd >= 0 ? fdopen(dupfd, mode) : NULL;
+  if (f == NULL && dupfd >= 0) close(dupfd);
+  return f;
+}
+
+int rootfs_snapshot_save(const struct rootfs_snapshot *s, int fd, guise_error **err)
+{
+  _cleanup_fclose_ FILE *f = stream_of(fd, "we");
+  if (f == NULL) return guise_fail_errno(err, "writing the snapshot failed");
   uint64_t n = s->tree.n;
   fwrite(snapshot_magic, sizeof(snapshot_magic), 1, f);
   fwrite(&n, sizeof(n), 1, f);
@@ -241,13 +245,8 @@ static char *read_string(FILE *f, uint64_t len)
 
 int rootfs_snapshot_load(int fd, struct rootfs_snapshot **out, guise_error **err)
 {
-  int dupfd = dup(fd);
-  FILE *f = dupfd >= 0 ? fdopen(dupfd, "re") : NULL;
-  if (f == NULL) {
-    if (dupfd >= 0) close(dupfd);
-    return guise_fail_errno(err, "reading the snapshot failed");
-  }
-  _cleanup_fclose_ FILE *owned = f;
+  _cleanup_fclose_ FILE *f = stream_of(fd, "re");
+  if (f == NULL) return guise_fail_errno(err, "reading the snapshot failed");
   char magic[sizeof(snapshot_magic)];
   uint64_t n;
   if (fread(magic, sizeof(magic), 1, f) != 1 || memcmp(magic, snapshot_magic, sizeof(magic)) != 0 ||

@@ -69,8 +69,7 @@ static char **db_entry(int rootfd, const char *file, const char *key)
 }
 
 /* Supplementary groups of user name: the groups of /etc/group listing it. */
-static void member_groups(int rootfd, const char *name, uint32_t primary,
-                          struct resolved_user *u)
+static void member_groups(int rootfd, const char *name, uint32_t primary, struct resolved_user *u)
 {
   int fd = open_in_root(rootfd, "/etc/group");
   FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;

@@ -19,8 +19,7 @@ struct resolved_user {
 /* Resolve "user[:group]" against rootfd's /etc/passwd and /etc/group (numbers as they are; a
  * user without a group gets its passwd group and the groups listing it).  A name that is not
  * there is an error naming it. */
-int rootfs_resolve_user(int rootfd, const char *text, struct resolved_user *out,
-                        guise_error **err);
+int rootfs_resolve_user(int rootfd, const char *text, struct resolved_user *out, guise_error **err);
 void resolved_user_clear(struct resolved_user *u);
 
 /* A decimal id ("1000") into *id; false when s is not one. */
