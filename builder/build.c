@@ -22,6 +22,7 @@
 #include "image/layer.h"
 #include "image/manifest.h"
 #include "image/reference.h"
+#include "image/user.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
 
@@ -35,31 +36,9 @@ int openat2_in(int dirfd, const char *path, int flags, mode_t mode)
   return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
 
-static int remove_tree_at(int parent, const char *name)
-{
-  struct stat st;
-  if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return errno == ENOENT ? 0 : -1;
-  if (!S_ISDIR(st.st_mode)) return unlinkat(parent, name, 0);
-  if (fchmodat(parent, name, 0700, 0) < 0) /* a RUN may have left it unwritable */
-    return -1;
-  int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return -1;
-  DIR *d = fdopendir(fd);
-  if (d == NULL) {
-    close(fd);
-    return -1;
-  }
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL)
-    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-      remove_tree_at(dirfd(d), e->d_name);
-  closedir(d);
-  return unlinkat(parent, name, AT_REMOVEDIR);
-}
-
 void remove_tree(const char *path)
 {
-  remove_tree_at(AT_FDCWD, path);
+  rm_rf_at(AT_FDCWD, path, NULL);
 }
 
 void build_say(struct builder *b, const char *fmt, ...)
@@ -217,120 +196,9 @@ static int declare_arg(struct builder *b, char ***scope, const char *decl, cf_lo
   return 0;
 }
 
-/* --- users --- */
-
-void resolved_user_clear(struct resolved_user *u)
-{
-  free(u->home);
-  free(u->groups);
-  *u = (struct resolved_user){0};
-}
-
 static bool parse_id(const char *s, uint32_t *id)
 {
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || errno != 0 || v > UINT32_MAX) return false;
-  *id = (uint32_t)v;
-  return true;
-}
-
-/* The fields of the line of file (passwd or group) whose name (field 0) or id (field 2) is key. */
-static char **db_entry(struct stage *st, const char *file, const char *key)
-{
-  int fd = openat2_in(st->rootfd, file, O_RDONLY, 0);
-  FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
-  if (f == NULL) {
-    if (fd >= 0) close(fd);
-    return NULL;
-  }
-  char *line = NULL;
-  size_t cap = 0;
-  char **found = NULL;
-  while (found == NULL && getline(&line, &cap, f) > 0) {
-    line[strcspn(line, "\n")] = '\0';
-    char **fields = NULL;
-    char *p = line;
-    for (;;) {
-      char *c = strchr(p, ':');
-      if (c != NULL) *c = '\0';
-      strv_append(&fields, p);
-      if (c == NULL) break;
-      p = c + 1;
-    }
-    if (strv_length(fields) >= 3 && (strcmp(fields[0], key) == 0 || strcmp(fields[2], key) == 0))
-      found = fields;
-    else
-      strv_free(fields);
-  }
-  free(line);
-  fclose(f);
-  return found;
-}
-
-/* Supplementary groups of user name: the groups of /etc/group listing it. */
-static void member_groups(struct stage *st, const char *name, uint32_t primary,
-                          struct resolved_user *u)
-{
-  int fd = openat2_in(st->rootfd, "/etc/group", O_RDONLY, 0);
-  FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
-  if (f == NULL) {
-    if (fd >= 0) close(fd);
-    return;
-  }
-  char *line = NULL;
-  size_t cap = 0;
-  while (getline(&line, &cap, f) > 0) {
-    line[strcspn(line, "\n")] = '\0';
-    char *f1 = strchr(line, ':'), *f2 = f1 ? strchr(f1 + 1, ':') : NULL;
-    char *f3 = f2 ? strchr(f2 + 1, ':') : NULL;
-    if (f3 == NULL) continue;
-    *f3 = '\0';
-    uint32_t gid;
-    if (!parse_id(f2 + 1, &gid) || gid == primary) continue;
-    char *save = NULL;
-    for (char *m = strtok_r(f3 + 1, ",", &save); m != NULL; m = strtok_r(NULL, ",", &save)) {
-      if (strcmp(m, name) != 0) continue;
-      u->groups = realloc(u->groups, (u->n_groups + 1) * sizeof(gid_t));
-      if (u->groups == NULL) abort();
-      u->groups[u->n_groups++] = gid;
-      break;
-    }
-  }
-  free(line);
-  fclose(f);
-}
-
-int stage_resolve_user(struct stage *st, const char *text, struct resolved_user *u,
-                       guise_error **err)
-{
-  *u = (struct resolved_user){0};
-  _cleanup_free_ char *user = strdup(text);
-  if (user == NULL) abort();
-  char *group = strchr(user, ':');
-  if (group != NULL) *group++ = '\0';
-  bool numeric = parse_id(user, &u->uid);
-  _cleanup_strv_ char **pw = *user ? db_entry(st, "/etc/passwd", user) : NULL;
-  if (pw != NULL && strv_length(pw) >= 4 && (!numeric || strcmp(pw[2], user) == 0)) {
-    parse_id(pw[2], &u->uid);
-    parse_id(pw[3], &u->gid);
-    if (strv_length(pw) >= 6) u->home = strdup(pw[5]);
-    member_groups(st, pw[0], u->gid, u);
-  } else if (!numeric) {
-    return guise_fail(err, ENOENT, "user '%s' is not in the image's /etc/passwd", user);
-  }
-  if (group == NULL) return 0;
-  free(u->groups);
-  u->groups = NULL;
-  u->n_groups = 0;
-  if (parse_id(group, &u->gid)) return 0;
-  _cleanup_strv_ char **gr = db_entry(st, "/etc/group", group);
-  if (gr == NULL || strv_length(gr) < 3 || !parse_id(gr[2], &u->gid)) {
-    resolved_user_clear(u);
-    return guise_fail(err, ENOENT, "group '%s' is not in the image's /etc/group", group);
-  }
-  return 0;
+  return user_parse_id(s, id);
 }
 
 /* --- stages --- */
@@ -401,30 +269,18 @@ int stage_commit_layer(struct builder *b, struct stage *st, const struct rootfs_
 {
   _cleanup_fakefs_db_ struct fakefs_db *db = NULL;
   if (open_stage_db(st, FAKEFS_DB_READONLY, &db, err) < 0) return -1;
-  _cleanup_free_ char *tmp = NULL;
-  int fd;
-  if (image_store_blob_tmp(b->store, &tmp, &fd, err) < 0) return -1;
   struct layer_write_options wo = {
       .compression = b->o->compression,
       .source_date_epoch = b->o->source_date_epoch,
       .host_uid = getuid(),
       .host_gid = getgid(),
   };
-  struct layer_digests d;
-  int r = layer_write(st->rootfd, db, before, fd, &wo, &d, err);
-  if (r == 0 && fsync(fd) < 0) r = guise_fail_errno(err, "fsync of %s failed", tmp);
-  close(fd);
-  if (r < 0) {
-    unlink(tmp);
+  struct oci_descriptor d = {0};
+  if (image_store_write_layer(b->store, st->rootfd, db, before, &wo, &d, diff_id, err) < 0)
     return -1;
-  }
-  if (image_store_blob_commit(b->store, tmp, d.digest, (int64_t)d.size, true, err) < 0) return -1;
-  const char *mt = b->o->compression == LAYER_ZSTD           ? MT_OCI_LAYER_ZSTD
-                   : b->o->compression == LAYER_UNCOMPRESSED ? MT_OCI_LAYER
-                                                             : MT_OCI_LAYER_GZIP;
-  *desc =
-      json_pack("{s:s,s:s,s:I}", "mediaType", mt, "digest", d.digest, "size", (json_int_t)d.size);
-  snprintf(diff_id, DIGEST_STR_MAX, "%s", d.diff_id);
+  *desc = json_pack("{s:s,s:s,s:I}", "mediaType", d.media_type, "digest", d.digest, "size",
+                    (json_int_t)d.size);
+  descriptor_clear(&d);
   return 0;
 }
 
@@ -451,24 +307,11 @@ void image_source_clear(struct image_source *s)
 static int load_image(struct builder *b, const char *name, const char *platform,
                       struct stored_image **img, guise_error **err)
 {
-  _cleanup_error_ guise_error *lerr = NULL;
-  if (b->o->pull != BUILD_PULL_ALWAYS && image_store_load(b->store, name, img, &lerr) == 0)
-    return 0;
-  if (lerr != NULL && lerr->errnum != ENOENT) {
-    *err = steal_ptr(&lerr);
-    return -1;
-  }
-  if (b->o->pull == BUILD_PULL_NEVER)
-    return guise_fail(err, ENOENT, "image %s is not in the store (and --pull=never)", name);
   struct image_copy_options co = {.platform = platform,
                                   .tls_verify = b->o->tls_verify,
                                   .quiet = b->o->progress == NULL,
                                   .progress = b->o->progress};
-  _cleanup_free_ char *stored = NULL;
-  build_say(b, "Pulling %s", name);
-  if (image_pull(b->store, name, &co, &stored, err) < 0)
-    return guise_error_prefix(err, "image %s is not in the store and pulling it failed", name);
-  return image_store_load(b->store, stored, img, err);
+  return image_store_get(b->store, name, b->o->pull, &co, img, err);
 }
 
 int build_image_source(struct builder *b, const char *name, struct image_source *out,
@@ -497,6 +340,19 @@ static void stage_reset_image(struct stage *st)
   st->diff_ids = json_array();
   st->history = json_array();
   st->shell = json_pack("[s,s]", "/bin/sh", "-c");
+}
+
+void build_layers_of(const struct stored_image *img, json_t *layers)
+{
+  for (size_t i = 0; i < img->manifest->n_layers; i++) {
+    const struct oci_descriptor *l = &img->manifest->layers[i];
+    /* The image written is an OCI one: a Docker gzip layer is the same bytes under the OCI
+     * name. */
+    const char *mt =
+        strcmp(l->media_type, MT_DOCKER_LAYER_GZIP) == 0 ? MT_OCI_LAYER_GZIP : l->media_type;
+    json_array_append_new(layers, json_pack("{s:s,s:s,s:I}", "mediaType", mt, "digest", l->digest,
+                                            "size", (json_int_t)l->size));
+  }
 }
 
 static int stage_from(struct builder *b, struct stage *st, const struct cf_instruction *in,
@@ -529,15 +385,7 @@ static int stage_from(struct builder *b, struct stage *st, const struct cf_instr
       json_decref(st->config);
       st->config = json_deep_copy(cfg);
     }
-    for (size_t i = 0; i < img->manifest->n_layers; i++) {
-      const struct oci_descriptor *l = &img->manifest->layers[i];
-      /* The image written is an OCI one: a Docker gzip layer is the same bytes under the OCI
-       * name. */
-      const char *mt =
-          strcmp(l->media_type, MT_DOCKER_LAYER_GZIP) == 0 ? MT_OCI_LAYER_GZIP : l->media_type;
-      json_array_append_new(st->layers, json_pack("{s:s,s:s,s:I}", "mediaType", mt, "digest",
-                                                  l->digest, "size", (json_int_t)l->size));
-    }
+    build_layers_of(img, st->layers);
     json_t *ids = json_object_get(json_object_get(img->config->json, "rootfs"), "diff_ids");
     if (json_is_array(ids)) json_array_extend(st->diff_ids, ids);
     json_t *hist = json_object_get(img->config->json, "history");
@@ -771,7 +619,7 @@ static int workdir_make(struct builder *b, struct stage *st, guise_error **err)
   if (existing >= 0) return 0;
   const char *user = json_string_value(json_object_get(st->config, "User"));
   struct resolved_user u = {0};
-  if (user != NULL && *user != '\0' && stage_resolve_user(st, user, &u, err) < 0)
+  if (user != NULL && *user != '\0' && rootfs_resolve_user(st->rootfd, user, &u, err) < 0)
     return guise_error_prefix(err, "USER %s", user);
   _cleanup_fakefs_db_ struct fakefs_db *db = NULL;
   int r = open_stage_db(st, FAKEFS_DB_CREATE, &db, err);
@@ -941,6 +789,57 @@ static int run_triggers(struct builder *b, struct stage *st, guise_error **err)
   return 0;
 }
 
+/* --- commit --change --- */
+
+int build_apply_changes(char *const *changes, json_t *config, int64_t source_date_epoch,
+                        guise_error **err)
+{
+  struct build_options o = {.source_date_epoch = source_date_epoch};
+  struct containerfile cf = {.path = (char *)"--change", .escape = '\\'};
+  struct builder b = {.o = &o, .cf = &cf};
+  json_t *shell = json_object_get(config, "Shell");
+  struct stage st = {
+      .config = config,
+      .history = json_array(),
+      .shell = json_is_array(shell) ? json_incref(shell) : json_pack("[s,s]", "/bin/sh", "-c"),
+      .rootfd = -1,
+  };
+  int r = 0;
+  for (size_t i = 0; r == 0 && changes != NULL && changes[i] != NULL; i++) {
+    struct cf_instruction in;
+    if (cf_parse_instruction("--change", changes[i], '\\', &in, err) < 0) {
+      r = -1;
+      break;
+    }
+    switch (in.kind) {
+    case CF_CMD:
+    case CF_ENTRYPOINT:
+    case CF_ENV:
+    case CF_EXPOSE:
+    case CF_LABEL:
+    case CF_ONBUILD:
+    case CF_STOPSIGNAL:
+    case CF_USER:
+    case CF_VOLUME:
+      r = step_config(&b, &st, &in, err);
+      break;
+    case CF_WORKDIR:
+      r = workdir_set(&b, &st, &in, err);
+      break;
+    default:
+      r = guise_fail(err, 0,
+                     "'%s' is not a config instruction (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, "
+                     "ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)",
+                     in.keyword);
+    }
+    if (r < 0) guise_error_prefix(err, "--change '%s'", changes[i]);
+    cf_instruction_clear(&in);
+  }
+  json_decref(st.history);
+  json_decref(st.shell);
+  return r;
+}
+
 /* --- planning --- */
 
 static void mark_needed(struct builder *b, struct stage *st);
@@ -1056,21 +955,10 @@ static int write_image(struct builder *b, struct stage *st, struct oci_descripto
                   st->diff_ids, "history", st->history);
     if (*variant) json_object_set_new(config, "variant", json_string(variant));
     if (st->author != NULL) json_object_set_new(config, "author", json_string(st->author));
-    _cleanup_free_ char *config_text = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
-    char config_digest[DIGEST_STR_MAX];
-    if (image_store_put_blob(b->store, config_text, strlen(config_text), NULL, config_digest, err) <
-        0)
+    if (image_store_put_image(b->store, config, st->layers, desc, image_id, err) < 0 ||
+        cache_image_store(b, st->chain, desc->digest, err) < 0)
       return -1;
-    _cleanup_json_ json_t *manifest =
-        json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:O}", "schemaVersion", 2, "mediaType", MT_OCI_MANIFEST,
-                  "config", "mediaType", MT_OCI_CONFIG, "digest", config_digest, "size",
-                  (json_int_t)strlen(config_text), "layers", st->layers);
-    manifest_text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
-    manifest_len = strlen(manifest_text);
-    if (image_store_put_blob(b->store, manifest_text, manifest_len, NULL, manifest_digest, err) < 0)
-      return -1;
-    if (cache_image_store(b, st->chain, manifest_digest, err) < 0) return -1;
-    snprintf(image_id, 72, "%s", config_digest);
+    return 0;
   }
   desc->media_type = strdup(MT_OCI_MANIFEST);
   desc->digest = strdup(manifest_digest);
@@ -1079,7 +967,7 @@ static int write_image(struct builder *b, struct stage *st, struct oci_descripto
 }
 
 /* The store name of a tag: without a registry it is localhost's, as podman does. */
-static int tag_name(const char *tag, char **name, guise_error **err)
+int build_tag_name(const char *tag, char **name, guise_error **err)
 {
   struct image_ref ref = {0};
   if (image_ref_parse_name(tag, &ref, err) < 0) return guise_error_prefix(err, "tag %s", tag);
@@ -1144,7 +1032,7 @@ static int write_output(struct builder *b, const struct oci_descriptor *desc, gu
   _cleanup_free_ char *refname = NULL;
   const char *name = ref->path_ref;
   if (name == NULL && ref->transport == TRANSPORT_DOCKER_ARCHIVE && b->o->tags && b->o->tags[0])
-    if (tag_name(b->o->tags[0], &refname, err) < 0) return -1;
+    if (build_tag_name(b->o->tags[0], &refname, err) < 0) return -1;
   if (name == NULL) name = refname ? refname : "latest";
   if (image_store_tag(layout, name, desc, err) < 0) return -1;
   struct stat sb;
@@ -1176,7 +1064,7 @@ static int finish(struct builder *b, struct stage *st, char image_id[72], guise_
   int r = 0;
   for (size_t i = 0; r == 0 && b->o->tags != NULL && b->o->tags[i] != NULL; i++) {
     _cleanup_free_ char *name = NULL;
-    r = tag_name(b->o->tags[i], &name, err);
+    r = build_tag_name(b->o->tags[i], &name, err);
     if (r == 0) strv_append(&names, name);
   }
   build_say(b, "COMMIT %s", names != NULL ? names[0] : "");
@@ -1292,7 +1180,7 @@ int build_image(const struct build_options *o, char image_id[72], guise_error **
   /* A bad name is better reported before the build than after it. */
   for (size_t i = 0; o->tags != NULL && o->tags[i] != NULL; i++) {
     _cleanup_free_ char *name = NULL;
-    if (tag_name(o->tags[i], &name, err) < 0) return -1;
+    if (build_tag_name(o->tags[i], &name, err) < 0) return -1;
   }
   if (read_containerfile(o, &b.cf, &ignore_text, err) < 0) goto out;
   if (ignore_text != NULL) b.ignore = ignore_parse(ignore_text);

@@ -14,9 +14,8 @@
 #include <stdio.h>
 
 #include "image/layer.h"
+#include "image/store.h"
 #include "util/error.h"
-
-enum build_pull { BUILD_PULL_MISSING, BUILD_PULL_ALWAYS, BUILD_PULL_NEVER };
 
 struct build_options {
   const char *context;       /* directory COPY and ADD read from */
@@ -28,7 +27,7 @@ struct build_options {
   int64_t source_date_epoch; /* >= 0: created times and layer mtimes clamped to it */
   enum layer_compression compression;
   bool no_cache;        /* run every step (results are still cached for next time) */
-  enum build_pull pull; /* base images and COPY --from images not in the store */
+  enum image_pull_policy pull; /* base images and COPY --from images not in the store */
   bool tls_verify;      /* for pulls and --push */
   const char *output;   /* "oci:DIR[:REF]" or "docker-archive:FILE[:NAME]", may be NULL */
   bool push;            /* push every tag to its registry */

@@ -917,7 +917,7 @@ int step_copy_files(struct builder *b, struct stage *st, const struct cf_instruc
   if (r == 0 && chown_text != NULL) {
     struct resolved_user u = {0};
     r = cf_expand(chown_text, b->cf->escape, true, stage_lookup, st, &chown_x, err);
-    if (r == 0) r = stage_resolve_user(st, chown_x, &u, err);
+    if (r == 0) r = rootfs_resolve_user(st->rootfd, chown_x, &u, err);
     if (r < 0) guise_error_prefix(err, "--chown=%s", chown_text);
     cp.chown = true;
     cp.uid = u.uid;

@@ -14,6 +14,7 @@
 #include "fakefs/db.h"
 #include "image/digest.h"
 #include "image/store.h"
+#include "image/user.h"
 #include "util/error.h"
 
 struct download;
@@ -80,17 +81,7 @@ const char *stage_lookup(void *ud, const char *name);
 char *stage_abs_path(const struct stage *st, const char *path);
 /* A new unique path under the build's work directory. */
 char *build_tmp_path(struct builder *b, const char *what);
-/* Resolve "user[:group]" against the stage's /etc/passwd and /etc/group (numbers as they
- * are).  home and groups (supplementary, NULL-terminated gid list) may be NULL. */
-struct resolved_user {
-  uint32_t uid, gid;
-  char *home;    /* from passwd, NULL when the user has no entry */
-  gid_t *groups; /* supplementary groups from /etc/group */
-  size_t n_groups;
-};
-int stage_resolve_user(struct stage *st, const char *text, struct resolved_user *out,
-                       guise_error **err);
-void resolved_user_clear(struct resolved_user *u);
+
 /* The image another instruction refers to by name (COPY --from=IMAGE, RUN --mount from=IMAGE):
  * loaded from the store, pulled when missing; its unpacked rootfs and database. */
 struct image_source {
@@ -101,6 +92,17 @@ struct image_source {
 int build_image_source(struct builder *b, const char *name, struct image_source *out,
                        guise_error **err);
 void image_source_clear(struct image_source *s);
+
+/* The store name of a -t tag: without a registry it is localhost's, as podman does. */
+int build_tag_name(const char *tag, char **name, guise_error **err);
+/* Append img's layer descriptors to layers (a JSON array), with OCI media types. */
+void build_layers_of(const struct stored_image *img, json_t *layers);
+
+/* Apply config instructions ("CMD [...]", "ENV A=b", ... as in a Containerfile: CMD,
+ * ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR) to an image
+ * config's "config" object: commit --change. */
+int build_apply_changes(char *const *changes, json_t *config, int64_t source_date_epoch,
+                        guise_error **err);
 
 /* --- layers (build.c) --- */
 struct rootfs_snapshot;
@@ -186,6 +188,19 @@ int meta_record(struct fakefs_db *db, int fd, const char *hint, uint32_t uid, ui
                 uint32_t mode, uint64_t rdev, guise_error **err);
 
 /* --- run.c --- */
+/* Mountpoints the runtime creates in a rootfs (for a mount whose target is missing) are not
+ * part of what the command made: made_paths_note remembers the missing components of each of
+ * spec's destinations before the run, made_paths_remove removes them afterwards, deepest
+ * first, where they are still empty directories or files. */
+struct container_spec;
+struct made_paths {
+  char **paths;
+};
+void made_paths_note(int rootfd, const struct container_spec *spec, struct made_paths *mp);
+void made_paths_remove(int rootfd, struct made_paths *mp);
+/* Run as user ("name[:group]" or ids, resolved in rootfd's /etc/passwd and /etc/group, with
+ * supplementary groups and its HOME unless the environment has one); NULL or "": root. */
+int spec_apply_user(struct container_spec *spec, int rootfd, const char *user, guise_error **err);
 int step_run(struct builder *b, struct stage *st, const struct cf_instruction *in,
              guise_error **err);
 int run_cache_material(struct builder *b, struct stage *st, const struct cf_instruction *in,

@@ -287,14 +287,26 @@ static void run_env(struct builder *b, struct stage *st, struct container_spec *
   }
 }
 
-/* --- mountpoints --- */
+int spec_apply_user(struct container_spec *spec, int rootfd, const char *user, guise_error **err)
+{
+  if (user == NULL || *user == '\0') return 0;
+  struct resolved_user u = {0};
+  if (rootfs_resolve_user(rootfd, user, &u, err) < 0) return guise_error_prefix(err, "USER %s", user);
+  spec->uid = u.uid;
+  spec->gid = u.gid;
+  free(spec->additional_gids);
+  spec->additional_gids = steal_ptr(&u.groups);
+  spec->n_additional_gids = u.n_groups;
+  if (u.home != NULL && !env_has_name(spec->env, "HOME")) {
+    _cleanup_free_ char *home = NULL;
+    if (asprintf(&home, "HOME=%s", u.home) < 0) abort();
+    strv_append(&spec->env, home);
+  }
+  resolved_user_clear(&u);
+  return 0;
+}
 
-/* Mountpoints the container creates in the rootfs (for a mount whose target is missing) are
- * not part of what the RUN made: remember the missing components of each destination and
- * remove them afterwards, deepest first, where they are still empty directories or files. */
-struct made_paths {
-  char **paths;
-};
+/* --- mountpoints --- */
 
 static void note_missing(int rootfd, const char *dest, struct made_paths *mp)
 {
@@ -326,7 +338,18 @@ static void note_missing(int rootfd, const char *dest, struct made_paths *mp)
   }
 }
 
-static void remove_made(int rootfd, struct made_paths *mp)
+void made_paths_note(int rootfd, const struct container_spec *spec, struct made_paths *mp)
+{
+  for (size_t i = 0; i < spec->n_mounts; i++)
+    note_missing(rootfd, spec->mounts[i].destination, mp);
+  if (spec->provide_etc_files) {
+    note_missing(rootfd, "/etc/hostname", mp);
+    note_missing(rootfd, "/etc/hosts", mp);
+    note_missing(rootfd, "/etc/resolv.conf", mp);
+  }
+}
+
+void made_paths_remove(int rootfd, struct made_paths *mp)
 {
   size_t n = strv_length(mp->paths);
   for (size_t i = n; i-- > 0;) {
@@ -533,7 +556,7 @@ static int add_mounts(struct builder *b, struct stage *st, const struct cf_instr
 
 static void run_state_clear(struct stage *st, struct run_state *rs)
 {
-  remove_made(st->rootfd, &rs->made);
+  made_paths_remove(st->rootfd, &rs->made);
   for (size_t i = 0; rs->shared_dbs != NULL && rs->shared_dbs[i] != NULL; i++) {
     _cleanup_error_ guise_error *e = NULL;
     share_rows(st->db_path, rs->shared_dbs[i], true, &e);
@@ -613,32 +636,10 @@ int step_run(struct builder *b, struct stage *st, const struct cf_instruction *i
   const char *cwd = json_string_value(json_object_get(st->config, "WorkingDir"));
   if (cwd != NULL && *cwd != '\0') spec->cwd = strdup(cwd);
   const char *user = json_string_value(json_object_get(st->config, "User"));
-  if (user != NULL && *user != '\0') {
-    struct resolved_user u = {0};
-    if (stage_resolve_user(st, user, &u, err) < 0) {
-      guise_error_prefix(err, "USER %s", user);
-      goto out;
-    }
-    spec->uid = u.uid;
-    spec->gid = u.gid;
-    spec->additional_gids = steal_ptr(&u.groups);
-    spec->n_additional_gids = u.n_groups;
-    if (u.home != NULL && !env_has_name(spec->env, "HOME")) {
-      _cleanup_free_ char *home = NULL;
-      if (asprintf(&home, "HOME=%s", u.home) < 0) abort();
-      strv_append(&spec->env, home);
-    }
-    resolved_user_clear(&u);
-  }
+  if (spec_apply_user(spec, st->rootfd, user, err) < 0) goto out;
   if (add_mounts(b, st, in, &rs, err) < 0) goto out;
   spec_init_defaults(spec, false);
-  for (size_t i = 0; i < spec->n_mounts; i++)
-    note_missing(st->rootfd, spec->mounts[i].destination, &rs.made);
-  if (spec->provide_etc_files) {
-    note_missing(st->rootfd, "/etc/hostname", &rs.made);
-    note_missing(st->rootfd, "/etc/hosts", &rs.made);
-    note_missing(st->rootfd, "/etc/resolv.conf", &rs.made);
-  }
+  made_paths_note(st->rootfd, spec, &rs.made);
   int status = 125;
   if (run_container(b, spec, &status, err) < 0) goto out;
   if (status != 0) {

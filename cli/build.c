@@ -89,7 +89,7 @@ int cmd_build(int argc, char **argv)
                             .compression = LAYER_GZIP,
                             .progress = stdout,
                             .tls_verify = true,
-                            .pull = BUILD_PULL_MISSING};
+                            .pull = IMAGE_PULL_MISSING};
   bool quiet = false;
   int c;
   optind = 1;
@@ -120,13 +120,7 @@ int cmd_build(int argc, char **argv)
       o.no_cache = true;
       break;
     case OPT_PULL:
-      if (optarg == NULL || strcmp(optarg, "always") == 0 || strcmp(optarg, "true") == 0)
-        o.pull = BUILD_PULL_ALWAYS;
-      else if (strcmp(optarg, "missing") == 0)
-        o.pull = BUILD_PULL_MISSING;
-      else if (strcmp(optarg, "never") == 0 || strcmp(optarg, "false") == 0)
-        o.pull = BUILD_PULL_NEVER;
-      else {
+      if (image_pull_policy_parse(optarg, &o.pull) < 0) {
         fprintf(stderr, "guise: --pull=%s: expected missing, always or never\n", optarg);
         return 125;
       }

@@ -15,5 +15,11 @@ int cmd_prune(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
 int cmd_build(int argc, char **argv);
+/* guise run IMAGE: in guise-full (cli/run_image.c); guise (cli/main.c) execs guise-full for it */
+int cmd_run_image(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_commit(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

@@ -26,6 +26,10 @@ struct command {
 
 static const struct command commands[] = {
     {"run", cmd_run, "run a command in a new rootless container"},
+    {"ps", FULL_ONLY(cmd_ps), "list the containers made from images"},
+    {"rm", FULL_ONLY(cmd_rm), "remove containers"},
+    {"commit", FULL_ONLY(cmd_commit), "make an image of a container's changes"},
+    {"export", FULL_ONLY(cmd_export), "write a container's filesystem as a tar stream"},
     {"build", FULL_ONLY(cmd_build), "build an image from a Containerfile, unprivileged"},
     {"fake", cmd_fake, "run a host command with root faked (no container)"},
     {"db", cmd_db, "inspect and repair the faked-state database of a rootfs"},
@@ -68,8 +72,23 @@ static int exec_full(char **argv)
   return 125;
 }
 
+#ifdef GUISE_CORE
+static char **main_argv;
+
+/* guise run IMAGE needs the image store: guise-full runs it. */
+int cmd_run_image(int argc, char **argv)
+{
+  (void)argc;
+  (void)argv;
+  return exec_full(main_argv);
+}
+#endif
+
 int main(int argc, char **argv)
 {
+#ifdef GUISE_CORE
+  main_argv = argv;
+#endif
   if (argc < 2) {
     usage(stderr);
     return 125;

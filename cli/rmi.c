@@ -56,14 +56,18 @@ int cmd_rmi(int argc, char **argv)
   int rc = 0;
   for (int i = optind; i < argc; i++) {
     _cleanup_free_ char *name = NULL;
-    if (image_store_resolve(s, argv[i], &name, NULL, &err) < 0 ||
-        image_store_untag(s, name, &err) < 0) {
+    struct oci_descriptor desc = {0};
+    int ok = image_store_resolve(s, argv[i], &name, &desc, &err);
+    if (ok == 0)
+      ok = image_store_untag(s, name, desc.digest, &err);
+    descriptor_clear(&desc);
+    if (ok < 0) {
       guise_error_print(err);
       guise_error_release(&err);
       rc = 1;
       continue;
     }
-    printf("Untagged: %s\n", name);
+    printf("Untagged: %s\n", name ? name : argv[i]);
   }
   return rc;
 }

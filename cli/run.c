@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/run.h"
 #include "fakefs/db.h"
 #include "runtime/container.h"
 #include "runtime/oci_config.h"
@@ -17,14 +18,24 @@
 
 static void run_usage(FILE *out)
 {
-  fputs("Usage: guise run [OPTIONS] --rootfs DIR [--] COMMAND [ARG...]\n"
+  fputs("Usage: guise run [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
+        "       guise run [OPTIONS] --rootfs DIR [--] COMMAND [ARG...]\n"
         "       guise run [OPTIONS] --bundle DIR\n"
         "\n"
-        "Run a command in a new container as the calling user, who becomes root inside.\n"
+        "Run a command in a new container as the calling user, who becomes root inside.  With\n"
+        "an IMAGE, the container gets its own copy of the image's root filesystem (kept until\n"
+        "guise rm; see guise ps, commit, export) and the image's Env, Entrypoint, Cmd (which\n"
+        "COMMAND replaces), WorkingDir and User.\n"
         "\n"
         "  --rootfs DIR            root filesystem to run in\n"
         "  --bundle DIR            OCI runtime bundle (DIR/config.json)\n"
-        "  --name ID               container id (default: random); the default hostname\n"
+        "  --name NAME             container name (IMAGE: unique, default its short id; else\n"
+        "                          the container id and default hostname; default random)\n"
+        "      --rm                IMAGE: remove the container when it exits\n"
+        "      --pull=missing|always|never  IMAGE: pull it when not in the store (default\n"
+        "                          missing), every time, or never\n"
+        "      --tls-verify=false  IMAGE: allow plain http and unverified TLS for the pull\n"
+        "      --root DIR          IMAGE: the image store (default $XDG_DATA_HOME/guise)\n"
         "  --hostname NAME         hostname inside the container\n"
         "  --net host|none         share the host's network (default) or only loopback\n"
         "  -e, --env NAME[=VALUE]  set an environment variable (NAME alone: copy guise's)\n"
@@ -75,6 +86,10 @@ enum {
   OPT_NO_FAKE,
   OPT_FAKE_DB,
   OPT_FAKE_BACKEND,
+  OPT_RM,
+  OPT_PULL,
+  OPT_ROOT,
+  OPT_TLS_VERIFY,
 };
 
 static const struct option run_options[] = {
@@ -102,29 +117,12 @@ static const struct option run_options[] = {
     {"no-fake", no_argument, NULL, OPT_NO_FAKE},
     {"fake-db", required_argument, NULL, OPT_FAKE_DB},
     {"fake-backend", required_argument, NULL, OPT_FAKE_BACKEND},
+    {"rm", no_argument, NULL, OPT_RM},
+    {"pull", optional_argument, NULL, OPT_PULL},
+    {"root", required_argument, NULL, OPT_ROOT},
+    {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
-};
-
-/* The command line, remembered and applied on top of the spec (from defaults or from a
- * bundle's config.json, which replaces everything it describes). */
-struct run_request {
-  const char *rootfs;
-  const char *bundle;
-  const char *hostname;
-  const char *workdir;
-  const char *user;
-  const char *fake_db;
-  enum tracer_backend fake_backend;
-  char **env;
-  char **volumes;
-  char **tmpfs;
-  char **ulimits;
-  uint64_t cap_add, cap_drop;
-  int net;          /* -1: not given */
-  int no_new_privs; /* -1: not given */
-  int use_init;     /* -1: not given */
-  bool stdin_open, terminal, read_only, no_fake;
 };
 
 static void add_env(char ***env, const char *entry)
@@ -269,12 +267,14 @@ static int parse_security_opt(const char *text, struct run_request *req, guise_e
                     text);
 }
 
-static int parse_args(int argc, char **argv, struct container_spec *spec, struct run_request *req,
-                      guise_error **err)
+int run_parse_args(int argc, char **argv, struct container_spec *spec, struct run_request *req,
+                   guise_error **err)
 {
   int c;
   optind = 1;
   opterr = 0;
+  spec->net = NET_HOST;
+  spec->umask = 022;
   /* "+": stop at the command, its options are its own */
   while ((c = getopt_long(argc, argv, "+e:w:u:itv:h", run_options, NULL)) != -1) {
     uint64_t mask = 0;
@@ -297,8 +297,25 @@ static int parse_args(int argc, char **argv, struct container_spec *spec, struct
       req->bundle = optarg;
       break;
     case OPT_NAME:
-      free(spec->id);
-      spec->id = strdup(optarg);
+      req->name = optarg;
+      break;
+    case OPT_RM:
+      req->rm = true;
+      req->image_only = "--rm";
+      break;
+    case OPT_PULL:
+      req->pull = optarg != NULL ? optarg : "always"; /* checked in guise-full */
+      req->image_only = "--pull";
+      break;
+    case OPT_ROOT:
+      req->root = optarg;
+      req->image_only = "--root";
+      break;
+    case OPT_TLS_VERIFY:
+      if (optarg != NULL && strcmp(optarg, "true") != 0 && strcmp(optarg, "false") != 0)
+        return guise_fail(err, 0, "--tls-verify=%s: expected true or false", optarg);
+      req->tls_verify = optarg == NULL || strcmp(optarg, "true") == 0;
+      req->image_only = "--tls-verify";
       break;
     case OPT_HOSTNAME:
       req->hostname = optarg;
@@ -324,9 +341,7 @@ static int parse_args(int argc, char **argv, struct container_spec *spec, struct
       req->workdir = optarg;
       break;
     case 'u':
-      if (parse_user(optarg, spec, err) < 0) /* checked now, applied later */
-        return -1;
-      req->user = optarg;
+      req->user = optarg; /* numeric for a rootfs, checked when applied; names for an IMAGE */
       break;
     case 'i':
       req->stdin_open = true;
@@ -386,7 +401,7 @@ static int parse_args(int argc, char **argv, struct container_spec *spec, struct
 
 /* Apply what was given on the command line on top of a spec loaded from a bundle or built
  * from defaults. */
-static int apply_request(struct container_spec *spec, struct run_request *req, guise_error **err)
+int run_apply_request(struct container_spec *spec, struct run_request *req, guise_error **err)
 {
   if (req->hostname != NULL) {
     free(spec->hostname);
@@ -410,7 +425,7 @@ static int apply_request(struct container_spec *spec, struct run_request *req, g
     spec_add_rlimit(spec, &rl);
   }
   for (size_t i = 0; req->env != NULL && req->env[i] != NULL; i++)
-    strv_append(&spec->env, req->env[i]);
+    spec_set_env(spec, req->env[i]);
   for (size_t i = 0; req->volumes != NULL && req->volumes[i] != NULL; i++)
     if (parse_volume(req->volumes[i], spec, err) < 0)
       return -1;
@@ -430,72 +445,80 @@ static int apply_request(struct container_spec *spec, struct run_request *req, g
   return 0;
 }
 
-static int build_spec(int argc, char **argv, struct container_spec *spec, guise_error **err)
+void run_request_clear(struct run_request *req)
 {
-  struct run_request req = {.net = -1, .no_new_privs = -1, .use_init = -1};
-  int rc = -1;
-  spec->net = NET_HOST;
-  spec->umask = 022;
-  if (parse_args(argc, argv, spec, &req, err) < 0)
-    goto out;
-  if ((req.rootfs == NULL) == (req.bundle == NULL)) {
-    guise_fail(err, 0, "run: give exactly one of --rootfs DIR or --bundle DIR (see --help)");
-    goto out;
-  }
-  if (req.bundle != NULL) {
-    if (optind < argc) {
-      guise_fail(err, 0, "run: --bundle takes its command from config.json, not '%s'",
-                 argv[optind]);
-      goto out;
-    }
-    if (oci_config_load(req.bundle, spec, err) < 0)
-      goto out;
+  strv_free(req->env);
+  strv_free(req->volumes);
+  strv_free(req->tmpfs);
+  strv_free(req->ulimits);
+}
+
+/* --rootfs DIR or --bundle DIR (req parsed, optind after the options). */
+static int build_spec(int argc, char **argv, struct container_spec *spec, struct run_request *req,
+                      guise_error **err)
+{
+  if (req->rootfs != NULL && req->bundle != NULL)
+    return guise_fail(err, 0, "run: give one of IMAGE, --rootfs DIR or --bundle DIR (see --help)");
+  if (req->image_only != NULL)
+    return guise_fail(err, 0, "run: %s is for an IMAGE, not for --%s", req->image_only,
+                      req->rootfs != NULL ? "rootfs" : "bundle");
+  if (req->name != NULL)
+    spec->id = strdup(req->name);
+  if (req->bundle != NULL) {
+    if (optind < argc)
+      return guise_fail(err, 0, "run: --bundle takes its command from config.json, not '%s'",
+                        argv[optind]);
+    if (oci_config_load(req->bundle, spec, err) < 0)
+      return -1;
   } else {
     char path[PATH_MAX];
-    if (realpath(req.rootfs, path) == NULL) {
-      guise_fail_errno(err, "opening rootfs %s failed", req.rootfs);
-      goto out;
-    }
+    if (realpath(req->rootfs, path) == NULL)
+      return guise_fail_errno(err, "opening rootfs %s failed", req->rootfs);
     spec->rootfs = strdup(path);
-    if (optind >= argc) {
-      guise_fail(err, 0, "run: no command given (guise run --rootfs DIR [--] COMMAND)");
-      goto out;
-    }
+    if (optind >= argc)
+      return guise_fail(err, 0, "run: no command given (guise run --rootfs DIR [--] COMMAND)");
     spec->argv = strv_copy(argv + optind);
-    if (req.net >= 0) /* the default mounts depend on it (/sys of the right namespace) */
-      spec->net = (enum net_mode)req.net;
+    if (req->net >= 0) /* the default mounts depend on it (/sys of the right namespace) */
+      spec->net = (enum net_mode)req->net;
     spec_init_for_rootfs(spec);
   }
-  if (apply_request(spec, &req, err) < 0)
-    goto out;
-  spec_init_defaults(spec, req.bundle != NULL);
-  if (!req.no_fake) {
-    spec->fake_backend = req.fake_backend;
-    if (req.fake_db != NULL)
-      spec->fake_db = strdup(req.fake_db);
+  if (run_apply_request(spec, req, err) < 0)
+    return -1;
+  spec_init_defaults(spec, req->bundle != NULL);
+  if (!req->no_fake) {
+    spec->fake_backend = req->fake_backend;
+    if (req->fake_db != NULL)
+      spec->fake_db = strdup(req->fake_db);
     else if (fakefs_db_path_for_rootfs(spec->rootfs, &spec->fake_db, err) < 0)
-      goto out;
+      return -1;
   }
-  rc = 0;
-out:
-  strv_free(req.env);
-  strv_free(req.volumes);
-  strv_free(req.tmpfs);
-  strv_free(req.ulimits);
-  return rc;
+  return 0;
 }
 
 int cmd_run(int argc, char **argv)
 {
   _cleanup_error_ guise_error *err = NULL;
   struct container_spec spec = {0};
+  struct run_request req = RUN_REQUEST_INIT;
   int status = 125;
-  if (build_spec(argc, argv, &spec, &err) == 0)
+  int r = run_parse_args(argc, argv, &spec, &req, &err);
+  if (r == 0 && req.rootfs == NULL && req.bundle == NULL) {
+    run_request_clear(&req);
+    spec_free(&spec);
+    if (optind >= argc) {
+      guise_fail(&err, 0, "run: give an IMAGE, --rootfs DIR or --bundle DIR (see --help)");
+      guise_error_print(err);
+      return 125;
+    }
+    return cmd_run_image(argc, argv); /* in guise-full */
+  }
+  if (r == 0 && build_spec(argc, argv, &spec, &req, &err) == 0)
     container_run(&spec, &status, &err);
   if (err != NULL) {
     guise_error_print(err);
     status = 125;
   }
+  run_request_clear(&req);
   spec_free(&spec);
   return status;
 }

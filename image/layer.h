@@ -91,6 +91,11 @@ int rootfs_snapshot_take(int rootfd, struct fakefs_db *db, struct rootfs_snapsho
                          guise_error **err);
 void rootfs_snapshot_free(struct rootfs_snapshot *s);
 size_t rootfs_snapshot_count(const struct rootfs_snapshot *s);
+/* Keep a snapshot in a file (fd, written from its offset) and read it back, to diff against
+ * in a later process (what a container changed since it was made).  Only for this machine: a
+ * snapshot names inodes. */
+int rootfs_snapshot_save(const struct rootfs_snapshot *s, int fd, guise_error **err);
+int rootfs_snapshot_load(int fd, struct rootfs_snapshot **out, guise_error **err);
 static inline void rootfs_snapshot_freep(struct rootfs_snapshot **s)
 {
   if (*s != NULL) rootfs_snapshot_free(*s);

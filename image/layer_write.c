@@ -751,7 +751,7 @@ int layer_write(int rootfd, struct fakefs_db *db, const struct rootfs_snapshot *
   struct item *items;
   size_t nitems;
   select_items(&cur, base ? &base->tree : NULL, &items, &nitems);
-  qsort(items, nitems, sizeof(struct item), item_cmp);
+  if (nitems > 0) qsort(items, nitems, sizeof(struct item), item_cmp); /* none: NULL */
 
   int ret = -1;
   struct out o = {.comp = opts->compression};

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -174,4 +175,109 @@ void rootfs_snapshot_free(struct rootfs_snapshot *s)
 size_t rootfs_snapshot_count(const struct rootfs_snapshot *s)
 {
   return s->tree.n;
+}
+
+/* --- kept on disk --- */
+
+/* The file: a magic line, the node count, then per node its numbers (little or big endian as
+ * the machine is: a snapshot never leaves it) and its path and link target with lengths. */
+static const char snapshot_magic[16] = "guise-snapshot1\n";
+
+struct node_numbers {
+  uint32_t mode, uid, gid, nlink;
+  uint64_t size, ino, dev, rdev;
+  int64_t mtime_ns, ctime_ns;
+  uint64_t key_dev, key_ino;
+  int64_t key_btime_ns;
+  uint32_t key_type, fields, fake_uid, fake_gid, fake_mode, pad;
+  uint64_t fake_rdev, xattr_hash;
+  uint64_t path_len, link_len; /* link_len: UINT64_MAX when not a symlink */
+};
+
+/* A stdio stream of its own on fd (closing it leaves fd open). */
+static FILE *stream_of(int fd, const char *mode)
+{
+  int dupfd = dup(fd);
+  FILE *f = dupfd >= 0 ? fdopen(dupfd, mode) : NULL;
+  if (f == NULL && dupfd >= 0) close(dupfd);
+  return f;
+}
+
+int rootfs_snapshot_save(const struct rootfs_snapshot *s, int fd, guise_error **err)
+{
+  _cleanup_fclose_ FILE *f = stream_of(fd, "we");
+  if (f == NULL) return guise_fail_errno(err, "writing the snapshot failed");
+  uint64_t n = s->tree.n;
+  fwrite(snapshot_magic, sizeof(snapshot_magic), 1, f);
+  fwrite(&n, sizeof(n), 1, f);
+  for (size_t i = 0; i < s->tree.n; i++) {
+    const struct layer_node *x = &s->tree.nodes[i];
+    struct node_numbers nn = {
+        .mode = x->mode, .uid = x->uid, .gid = x->gid, .nlink = x->nlink,
+        .size = x->size, .ino = x->ino, .dev = x->dev, .rdev = x->rdev,
+        .mtime_ns = x->mtime_ns, .ctime_ns = x->ctime_ns,
+        .key_dev = x->fake.key.dev, .key_ino = x->fake.key.ino,
+        .key_btime_ns = x->fake.key.btime_ns, .key_type = x->fake.key.type,
+        .fields = x->fake.fields, .fake_uid = x->fake.uid, .fake_gid = x->fake.gid,
+        .fake_mode = x->fake.mode, .fake_rdev = x->fake.rdev, .xattr_hash = x->xattr_hash,
+        .path_len = strlen(x->path), .link_len = x->link ? strlen(x->link) : UINT64_MAX,
+    };
+    fwrite(&nn, sizeof(nn), 1, f);
+    fwrite(x->path, 1, nn.path_len, f);
+    if (x->link != NULL) fwrite(x->link, 1, nn.link_len, f);
+  }
+  if (fflush(f) != 0 || ferror(f)) return guise_fail_errno(err, "writing the snapshot failed");
+  return 0;
+}
+
+static char *read_string(FILE *f, uint64_t len)
+{
+  if (len > 1 << 20) return NULL; /* PATH_MAX-ish; anything larger is a broken file */
+  char *str = malloc(len + 1);
+  if (str == NULL) abort();
+  if (fread(str, 1, len, f) != len) {
+    free(str);
+    return NULL;
+  }
+  str[len] = '\0';
+  return str;
+}
+
+int rootfs_snapshot_load(int fd, struct rootfs_snapshot **out, guise_error **err)
+{
+  _cleanup_fclose_ FILE *f = stream_of(fd, "re");
+  if (f == NULL) return guise_fail_errno(err, "reading the snapshot failed");
+  char magic[sizeof(snapshot_magic)];
+  uint64_t n;
+  if (fread(magic, sizeof(magic), 1, f) != 1 || memcmp(magic, snapshot_magic, sizeof(magic)) != 0 ||
+      fread(&n, sizeof(n), 1, f) != 1 || n > LAYER_DEFAULT_MAX_ENTRIES)
+    return guise_fail(err, 0, "reading the snapshot failed: not a snapshot of this guise");
+  struct rootfs_snapshot *s = calloc(1, sizeof(*s));
+  if (s == NULL) abort();
+  s->tree.nodes = n > 0 ? calloc(n, sizeof(struct layer_node)) : NULL;
+  if (n > 0 && s->tree.nodes == NULL) abort();
+  for (uint64_t i = 0; i < n; i++) {
+    struct node_numbers nn;
+    struct layer_node *x = &s->tree.nodes[i];
+    if (fread(&nn, sizeof(nn), 1, f) != 1 || (x->path = read_string(f, nn.path_len)) == NULL ||
+        (nn.link_len != UINT64_MAX && (x->link = read_string(f, nn.link_len)) == NULL)) {
+      s->tree.n = i + 1;
+      rootfs_snapshot_free(s);
+      return guise_fail(err, 0, "reading the snapshot failed: it is truncated");
+    }
+    s->tree.n = i + 1;
+    x->mode = nn.mode, x->uid = nn.uid, x->gid = nn.gid, x->nlink = nn.nlink;
+    x->size = nn.size, x->ino = nn.ino, x->dev = nn.dev, x->rdev = nn.rdev;
+    x->mtime_ns = nn.mtime_ns, x->ctime_ns = nn.ctime_ns;
+    x->fake.key = (struct fakefs_key){.dev = nn.key_dev, .ino = nn.key_ino, .type = nn.key_type,
+                                      .btime_ns = nn.key_btime_ns};
+    x->fake.fields = nn.fields, x->fake.uid = nn.fake_uid, x->fake.gid = nn.fake_gid;
+    x->fake.mode = nn.fake_mode, x->fake.rdev = nn.fake_rdev, x->xattr_hash = nn.xattr_hash;
+    if (i > 0 && strcmp(s->tree.nodes[i - 1].path, x->path) >= 0) {
+      rootfs_snapshot_free(s);
+      return guise_fail(err, 0, "reading the snapshot failed: its paths are out of order");
+    }
+  }
+  *out = s;
+  return 0;
 }

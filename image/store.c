@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fakefs/db.h"
+#include "image/container.h"
 #include "image/digest.h"
 #include "image/docker_archive.h"
 #include "image/layer.h"
@@ -21,7 +22,7 @@
 #include "util/cleanup.h"
 #include "util/fileio.h"
 
-#define TMP_PREFIX ".tmp-"
+#define TMP_PREFIX FILEIO_TMP_PREFIX
 
 static char *xstrdup(const char *s)
 {
@@ -58,63 +59,6 @@ static int mkdir_p(const char *path, mode_t mode, guise_error **err)
   }
   if (mkdir(p, mode) < 0 && errno != EEXIST)
     return guise_fail_errno(err, "create %s", p);
-  return 0;
-}
-
-/* Write a file atomically: temp file in the same directory, fsync, rename. */
-static int write_atomic_at(int dirfd, const char *name, const char *data, size_t len,
-                           guise_error **err)
-{
-  static atomic_uint counter;
-  _cleanup_free_ char *tmp =
-      xasprintf("%s%s-%d-%u", TMP_PREFIX, name, (int)getpid(), atomic_fetch_add(&counter, 1));
-  _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return guise_fail_errno(err, "create %s", tmp);
-  if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-    int e = errno;
-    unlinkat(dirfd, tmp, 0);
-    return guise_fail(err, e, "write %s", tmp);
-  }
-  if (renameat(dirfd, tmp, dirfd, name) < 0) {
-    int e = errno;
-    unlinkat(dirfd, tmp, 0);
-    return guise_fail(err, e, "rename %s to %s", tmp, name);
-  }
-  return 0;
-}
-
-/* Remove a tree, making directories writable first (layers can create mode 0555 dirs). */
-static int rm_rf_at(int at, const char *name, guise_error **err)
-{
-  struct stat st;
-  if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-    return errno == ENOENT ? 0 : guise_fail_errno(err, "stat %s", name);
-  if (!S_ISDIR(st.st_mode)) {
-    if (unlinkat(at, name, 0) < 0 && errno != ENOENT)
-      return guise_fail_errno(err, "remove %s", name);
-    return 0;
-  }
-  if ((st.st_mode & 0700) != 0700)
-    (void)!fchmodat(at, name, 0700, 0); /* best effort: the open below reports */
-  int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
-    return guise_fail_errno(err, "open %s", name);
-  DIR *d = fdopendir(fd);
-  if (d == NULL) {
-    close(fd);
-    return guise_fail_errno(err, "open %s", name);
-  }
-  _cleanup_closedir_ DIR *owned = d;
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    if (rm_rf_at(dirfd(d), de->d_name, err) < 0)
-      return guise_error_prefix(err, "%s", name);
-  }
-  if (unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-    return guise_fail_errno(err, "remove %s", name);
   return 0;
 }
 
@@ -168,7 +112,7 @@ static int open_layout(const char *dir, bool create, bool with_rootfs, struct im
     if (!create)
       return guise_fail(err, 0, "%s: not an OCI image layout (no oci-layout file)", s->root);
     const char *layout = "{\"imageLayoutVersion\":\"1.0.0\"}";
-    if (write_atomic_at(s->rootfd, "oci-layout", layout, strlen(layout), err) < 0)
+    if (write_file_atomic_at(s->rootfd, "oci-layout", layout, strlen(layout), err) < 0)
       return guise_error_prefix(err, "%s", s->root);
   }
   *out = steal_ptr(&owned);
@@ -200,8 +144,7 @@ void image_store_close(struct image_store *s)
   free(s);
 }
 
-/* Exclusive lock for changes to index.json and the rootfs directory; released on close. */
-static int store_lock(const struct image_store *s, guise_error **err)
+int image_store_lock(const struct image_store *s, guise_error **err)
 {
   int fd = openat(s->rootfd, "index.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
@@ -361,7 +304,7 @@ static int write_index(const struct image_store *s, json_t *j, guise_error **err
   _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2));
   if (text == NULL)
     abort();
-  return write_atomic_at(s->rootfd, "index.json", text, strlen(text), err);
+  return write_file_atomic_at(s->rootfd, "index.json", text, strlen(text), err);
 }
 
 static const char *entry_name(json_t *m)
@@ -419,7 +362,7 @@ int image_store_list(const struct image_store *s, struct image_store_entry **out
 int image_store_tag(const struct image_store *s, const char *name, const struct oci_descriptor *desc,
                     guise_error **err)
 {
-  _cleanup_close_ int lock = store_lock(s, err);
+  _cleanup_close_ int lock = image_store_lock(s, err);
   if (lock < 0)
     return -1;
   _cleanup_json_ json_t *j = NULL;
@@ -427,23 +370,29 @@ int image_store_tag(const struct image_store *s, const char *name, const struct 
     return -1;
   json_t *ms = json_object_get(j, "manifests");
   for (size_t i = json_array_size(ms); i-- > 0;) {
-    const char *n = entry_name(json_array_get(ms, i));
-    if (n != NULL && strcmp(n, name) == 0)
+    json_t *e = json_array_get(ms, i);
+    const char *n = entry_name(e);
+    /* A name moves; an unnamed entry of the same image is not repeated. */
+    const char *d = json_string_value(json_object_get(e, "digest"));
+    if (name != NULL ? n != NULL && strcmp(n, name) == 0
+                     : n == NULL && d != NULL && strcmp(d, desc->digest) == 0)
       json_array_remove(ms, i);
   }
-  json_t *m = json_pack("{s:s,s:s,s:I,s:{s:s}}", "mediaType",
+  json_t *m = json_pack("{s:s,s:s,s:I}", "mediaType",
                         desc->media_type ? desc->media_type : MT_OCI_MANIFEST, "digest",
-                        desc->digest, "size", (json_int_t)desc->size, "annotations",
-                        ANNOTATION_REF_NAME, name);
+                        desc->digest, "size", (json_int_t)desc->size);
   if (m == NULL)
     abort();
+  if (name != NULL)
+    json_object_set_new(m, "annotations", json_pack("{s:s}", ANNOTATION_REF_NAME, name));
   json_array_append_new(ms, m);
   return write_index(s, j, err);
 }
 
-int image_store_untag(const struct image_store *s, const char *name, guise_error **err)
+int image_store_untag(const struct image_store *s, const char *name, const char *digest,
+                      guise_error **err)
 {
-  _cleanup_close_ int lock = store_lock(s, err);
+  _cleanup_close_ int lock = image_store_lock(s, err);
   if (lock < 0)
     return -1;
   _cleanup_json_ json_t *j = NULL;
@@ -452,14 +401,17 @@ int image_store_untag(const struct image_store *s, const char *name, guise_error
   json_t *ms = json_object_get(j, "manifests");
   bool found = false;
   for (size_t i = json_array_size(ms); i-- > 0;) {
-    const char *n = entry_name(json_array_get(ms, i));
-    if (n != NULL && strcmp(n, name) == 0) {
+    json_t *e = json_array_get(ms, i);
+    const char *n = entry_name(e);
+    const char *d = json_string_value(json_object_get(e, "digest"));
+    if (name != NULL ? n != NULL && strcmp(n, name) == 0
+                     : n == NULL && d != NULL && strcmp(d, digest) == 0) {
       json_array_remove(ms, i);
       found = true;
     }
   }
   if (!found)
-    return guise_fail(err, ENOENT, "image %s", name);
+    return guise_fail(err, ENOENT, "image %s", name ? name : digest);
   return write_index(s, j, err);
 }
 
@@ -611,27 +563,44 @@ void stored_image_free(struct stored_image *img)
   free(img);
 }
 
-int image_store_load(const struct image_store *s, const char *text, struct stored_image **out,
-                     guise_error **err)
+/* The image of the manifest (or index) top, named name (may be NULL); text for messages. */
+static int load_image(const struct image_store *s, const struct oci_descriptor *top,
+                      const char *name, const char *text, struct stored_image **out,
+                      guise_error **err)
 {
   struct stored_image *img = calloc(1, sizeof(*img));
   if (img == NULL)
     abort();
   _cleanup_stored_image_ struct stored_image *owned = img;
-  struct oci_descriptor top = {0};
-  if (image_store_resolve(s, text, &img->name, &top, err) < 0)
-    return -1;
-  int r = load_manifest(s, &top, NULL, &img->desc, &img->manifest_raw, &img->manifest_len,
-                        &img->manifest, err);
-  descriptor_clear(&top);
-  if (r < 0)
-    return guise_error_prefix(err, "image %s", img->name ? img->name : text);
+  img->name = xstrdup(name);
+  if (load_manifest(s, top, NULL, &img->desc, &img->manifest_raw, &img->manifest_len,
+                    &img->manifest, err) < 0)
+    return guise_error_prefix(err, "image %s", name ? name : text);
   if (image_store_read_blob(s, img->manifest->config.digest, MANIFEST_MAX_BYTES, &img->config_raw,
                             &img->config_len, err) < 0 ||
       image_config_parse(img->config_raw, img->config_len, &img->config, err) < 0)
-    return guise_error_prefix(err, "image %s", img->name ? img->name : text);
+    return guise_error_prefix(err, "image %s", name ? name : text);
   *out = steal_ptr(&owned);
   return 0;
+}
+
+int image_store_load(const struct image_store *s, const char *text, struct stored_image **out,
+                     guise_error **err)
+{
+  struct oci_descriptor top = {0};
+  _cleanup_free_ char *name = NULL;
+  if (image_store_resolve(s, text, &name, &top, err) < 0)
+    return -1;
+  int r = load_image(s, &top, name, text, out, err);
+  descriptor_clear(&top);
+  return r;
+}
+
+int image_store_load_manifest(const struct image_store *s, const char *digest, const char *name,
+                              struct stored_image **out, guise_error **err)
+{
+  struct oci_descriptor top = {.digest = (char *)digest, .size = -1};
+  return load_image(s, &top, name, digest, out, err);
 }
 
 /* --- root filesystems --- */
@@ -650,8 +619,8 @@ static void remove_db_files(const char *db)
   }
 }
 
-static int apply_layers(const struct image_store *s, const struct stored_image *img,
-                        const char *dir, const char *db_path, guise_error **err)
+int image_store_apply(const struct image_store *s, const struct stored_image *img, const char *dir,
+                      const char *db_path, guise_error **err)
 {
   _cleanup_fakefs_db_ struct fakefs_db *db = NULL;
   if (fakefs_db_open(db_path, FAKEFS_DB_CREATE, &db, err) < 0)
@@ -705,9 +674,9 @@ int image_store_unpack(const struct image_store *s, const struct stored_image *i
   if (ret == 0)
     ret = fakefs_db_path_for_rootfs(final, &final_db, err);
   if (ret == 0)
-    ret = apply_layers(s, img, tmp, tmp_db, err);
+    ret = image_store_apply(s, img, tmp, tmp_db, err);
   if (ret == 0) {
-    _cleanup_close_ int lock = store_lock(s, err);
+    _cleanup_close_ int lock = image_store_lock(s, err);
     if (lock < 0) {
       ret = -1;
     } else if (stat(final, &st) == 0) {
@@ -742,6 +711,64 @@ int image_store_rootfs(struct image_store *s, const char *name, char **rootfs_pa
   if (image_store_load(s, name, &img, err) < 0)
     return -1;
   return image_store_unpack(s, img, rootfs_path, err);
+}
+
+/* --- writing images --- */
+
+int image_store_write_layer(const struct image_store *s, int rootfd, struct fakefs_db *db,
+                            const struct rootfs_snapshot *base,
+                            const struct layer_write_options *opts, struct oci_descriptor *desc,
+                            char diff_id[DIGEST_STR_MAX], guise_error **err)
+{
+  _cleanup_free_ char *tmp = NULL;
+  int fd;
+  if (image_store_blob_tmp(s, &tmp, &fd, err) < 0)
+    return -1;
+  struct layer_digests d;
+  int r = layer_write(rootfd, db, base, fd, opts, &d, err);
+  if (r == 0 && fsync(fd) < 0)
+    r = guise_fail_errno(err, "fsync of %s failed", tmp);
+  close(fd);
+  if (r < 0) {
+    unlink(tmp);
+    return -1;
+  }
+  if (image_store_blob_commit(s, tmp, d.digest, (int64_t)d.size, true, err) < 0)
+    return -1;
+  desc->media_type = xstrdup(opts->compression == LAYER_ZSTD           ? MT_OCI_LAYER_ZSTD
+                             : opts->compression == LAYER_UNCOMPRESSED ? MT_OCI_LAYER
+                                                                       : MT_OCI_LAYER_GZIP);
+  desc->digest = xstrdup(d.digest);
+  desc->size = (int64_t)d.size;
+  snprintf(diff_id, DIGEST_STR_MAX, "%s", d.diff_id);
+  return 0;
+}
+
+int image_store_put_image(const struct image_store *s, json_t *config, json_t *layers,
+                          struct oci_descriptor *desc, char image_id[DIGEST_STR_MAX],
+                          guise_error **err)
+{
+  _cleanup_free_ char *config_text = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
+  if (config_text == NULL)
+    abort();
+  char config_digest[DIGEST_STR_MAX], manifest_digest[DIGEST_STR_MAX];
+  if (image_store_put_blob(s, config_text, strlen(config_text), NULL, config_digest, err) < 0)
+    return -1;
+  _cleanup_json_ json_t *manifest =
+      json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:O}", "schemaVersion", 2, "mediaType", MT_OCI_MANIFEST,
+                "config", "mediaType", MT_OCI_CONFIG, "digest", config_digest, "size",
+                (json_int_t)strlen(config_text), "layers", layers);
+  _cleanup_free_ char *manifest_text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
+  if (manifest_text == NULL)
+    abort();
+  size_t manifest_len = strlen(manifest_text);
+  if (image_store_put_blob(s, manifest_text, manifest_len, NULL, manifest_digest, err) < 0)
+    return -1;
+  desc->media_type = xstrdup(MT_OCI_MANIFEST);
+  desc->digest = xstrdup(manifest_digest);
+  desc->size = (int64_t)manifest_len;
+  snprintf(image_id, DIGEST_STR_MAX, "%s", config_digest);
+  return 0;
 }
 
 /* --- prune --- */
@@ -840,7 +867,7 @@ static void sweep(const struct image_store *s, const struct strset *blobs,
 int image_store_prune(struct image_store *s, struct prune_stats *stats, guise_error **err)
 {
   memset(stats, 0, sizeof(*stats));
-  _cleanup_close_ int lock = store_lock(s, err);
+  _cleanup_close_ int lock = image_store_lock(s, err);
   if (lock < 0)
     return -1;
   struct strset blobs = {0}, configs = {0};
@@ -852,6 +879,12 @@ int image_store_prune(struct image_store *s, struct prune_stats *stats, guise_er
   for (size_t i = 0; i < n && ret == 0; i++)
     ret = mark_reachable(s, e[i].desc.digest, &blobs, &configs, 0, err);
   image_store_entries_free(e, n);
+  /* Containers keep their image (commit needs its layers and config). */
+  _cleanup_strv_ char **used = NULL;
+  if (ret == 0)
+    ret = container_image_digests(s, &used, err);
+  for (size_t i = 0; ret == 0 && used != NULL && used[i] != NULL; i++)
+    ret = mark_reachable(s, used[i], &blobs, &configs, 0, err);
   if (ret == 0)
     sweep(s, &blobs, &configs, stats);
   strset_free(&blobs);
@@ -883,6 +916,20 @@ static void sweep(const struct image_store *s, const struct strset *blobs,
           stats->blobs++;
         stats->bytes += (uint64_t)st.st_size;
       }
+    }
+    closedir(d);
+  }
+
+  /* Containers being made or removed by processes that are gone. */
+  _cleanup_free_ char *containersdir = xasprintf("%s/containers", s->root);
+  d = opendir(containersdir);
+  if (d != NULL) {
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+      _cleanup_error_ guise_error *rerr = NULL;
+      if (de->d_name[0] == '.' && stale_temp(de->d_name) &&
+          rm_rf_at(dirfd(d), de->d_name, &rerr) == 0)
+        stats->temps++;
     }
     closedir(d);
   }
@@ -1325,4 +1372,37 @@ int image_push(struct image_store *s, const char *name, const char *dest_text,
   if (push_impl(s, img, dest, o, err) < 0)
     return guise_error_prefix(err, "push %s to %s", img->name, dest_text);
   return 0;
+}
+
+int image_pull_policy_parse(const char *text, enum image_pull_policy *out)
+{
+  if (text == NULL || strcmp(text, "always") == 0 || strcmp(text, "true") == 0)
+    *out = IMAGE_PULL_ALWAYS;
+  else if (strcmp(text, "missing") == 0)
+    *out = IMAGE_PULL_MISSING;
+  else if (strcmp(text, "never") == 0 || strcmp(text, "false") == 0)
+    *out = IMAGE_PULL_NEVER;
+  else
+    return -1;
+  return 0;
+}
+
+int image_store_get(struct image_store *s, const char *text, enum image_pull_policy policy,
+                    const struct image_copy_options *opts, struct stored_image **img,
+                    guise_error **err)
+{
+  _cleanup_error_ guise_error *lerr = NULL;
+  if (policy != IMAGE_PULL_ALWAYS && image_store_load(s, text, img, &lerr) == 0)
+    return 0;
+  if (lerr != NULL && lerr->errnum != ENOENT) {
+    *err = steal_ptr(&lerr);
+    return -1;
+  }
+  if (policy == IMAGE_PULL_NEVER)
+    return guise_fail(err, ENOENT, "image %s is not in the store (and --pull=never)", text);
+  _cleanup_free_ char *stored = NULL;
+  say(opts, "Pulling %s", text);
+  if (image_pull(s, text, opts, &stored, err) < 0)
+    return guise_error_prefix(err, "image %s is not in the store and pulling it failed", text);
+  return image_store_load(s, stored, img, err);
 }

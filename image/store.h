@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "image/digest.h"
+#include "image/layer.h"
 #include "image/manifest.h"
 #include "util/error.h"
 
@@ -39,6 +41,10 @@ static inline void image_store_closep(struct image_store **s)
     image_store_close(*s);
 }
 #define _cleanup_image_store_ __attribute__((cleanup(image_store_closep)))
+
+/* Exclusive lock of the store (index.lock) for changes to index.json, rootfs/ and containers/:
+ * a fd to close to release it. */
+int image_store_lock(const struct image_store *s, guise_error **err);
 
 /* --- blobs --- */
 /* "<root>/blobs/sha256/<hex>", malloc'd. */
@@ -66,11 +72,14 @@ struct image_store_entry {
 int image_store_list(const struct image_store *s, struct image_store_entry **out, size_t *n,
                      guise_error **err);
 void image_store_entries_free(struct image_store_entry *e, size_t n);
-/* Point name at the manifest desc (replacing what it named). */
+/* Point name at the manifest desc (replacing what it named); name NULL: keep desc as an
+ * unnamed image (a commit without a name), reachable by its id. */
 int image_store_tag(const struct image_store *s, const char *name, const struct oci_descriptor *desc,
                     guise_error **err);
-/* Remove name: 0, or -1 with errnum ENOENT when there is no such name. */
-int image_store_untag(const struct image_store *s, const char *name, guise_error **err);
+/* Remove name (NULL: the unnamed entry of the manifest digest): 0, or -1 with errnum ENOENT
+ * when there is no such name. */
+int image_store_untag(const struct image_store *s, const char *name, const char *digest,
+                      guise_error **err);
 /* Find what the user means by text: an exact stored name, the normalized name
  * (busybox -> docker.io/library/busybox:latest), a unique stored name with that repository
  * suffix and tag (busybox -> 127.0.0.1:5000/busybox:latest), or an image id prefix.
@@ -92,6 +101,10 @@ struct stored_image {
 };
 int image_store_load(const struct image_store *s, const char *text, struct stored_image **out,
                      guise_error **err);
+/* The image of a manifest digest (whether or not a name is left on it); name, for messages and
+ * img->name, may be NULL. */
+int image_store_load_manifest(const struct image_store *s, const char *digest, const char *name,
+                              struct stored_image **out, guise_error **err);
 void stored_image_free(struct stored_image *img);
 static inline void stored_image_freep(struct stored_image **i)
 {
@@ -106,10 +119,28 @@ char *image_store_rootfs_path(const struct image_store *s, const struct stored_i
 /* Unpack the image's layers (unless already done) and return its rootfs path. */
 int image_store_unpack(const struct image_store *s, const struct stored_image *img,
                        char **rootfs_path, guise_error **err);
+/* Apply the image's layers to dir (an empty directory) with its faked-state database db_path
+ * (created when missing).  On failure dir is partially applied (the caller discards it). */
+int image_store_apply(const struct image_store *s, const struct stored_image *img, const char *dir,
+                      const char *db_path, guise_error **err);
 /* Resolve a name to its unpacked rootfs (unpacking on first use): what `guise run IMAGE`
  * uses.  The fakefs database is fakefs_db_path_for_rootfs(*rootfs_path). */
 int image_store_rootfs(struct image_store *s, const char *name, char **rootfs_path,
                        guise_error **err);
+
+/* --- writing images --- */
+/* Write rootfd's changes since base (everything when base is NULL) as a layer blob in the store
+ * (with the faked state of db, may be NULL); desc gets its descriptor (an OCI layer media type
+ * for opts->compression) and diff_id the digest of the uncompressed tar. */
+int image_store_write_layer(const struct image_store *s, int rootfd, struct fakefs_db *db,
+                            const struct rootfs_snapshot *base,
+                            const struct layer_write_options *opts, struct oci_descriptor *desc,
+                            char diff_id[DIGEST_STR_MAX], guise_error **err);
+/* Store config (a complete image config) and an OCI manifest of it with layers (an array of
+ * descriptors); desc gets the manifest's descriptor (to tag), image_id the config digest. */
+int image_store_put_image(const struct image_store *s, json_t *config, json_t *layers,
+                          struct oci_descriptor *desc, char image_id[DIGEST_STR_MAX],
+                          guise_error **err);
 
 /* Remove blobs no name reaches, rootfs directories of no named image, and temp files of dead
  * processes. */
@@ -133,6 +164,15 @@ struct image_copy_options {
  * succeeded. */
 int image_pull(struct image_store *s, const char *ref, const struct image_copy_options *opts,
                char **name, guise_error **err);
+/* When an image named by the user is pulled: when it is not in the store (the default), every
+ * time, or never. */
+enum image_pull_policy { IMAGE_PULL_MISSING, IMAGE_PULL_ALWAYS, IMAGE_PULL_NEVER };
+/* "missing", "always" (also NULL: a bare --pull, and "true"), "never" ("false") → 0, else -1. */
+int image_pull_policy_parse(const char *text, enum image_pull_policy *out);
+/* The stored image text names, pulled first as policy says (messages to opts->progress). */
+int image_store_get(struct image_store *s, const char *text, enum image_pull_policy policy,
+                    const struct image_copy_options *opts, struct stored_image **img,
+                    guise_error **err);
 /* Push a stored image to dest (docker://, oci:DIR[:REF]; NULL: docker://<its name>). */
 int image_push(struct image_store *s, const char *name, const char *dest,
                const struct image_copy_options *opts, guise_error **err);

@@ -277,6 +277,21 @@ static bool env_has(char *const *env, const char *name)
   return false;
 }
 
+void spec_set_env(struct container_spec *spec, const char *entry)
+{
+  size_t len = strcspn(entry, "=");
+  for (size_t i = 0; spec->env != NULL && spec->env[i] != NULL; i++)
+    if (strncmp(spec->env[i], entry, len) == 0 && spec->env[i][len] == '=') {
+      char *copy = strdup(entry);
+      if (copy == NULL)
+        abort();
+      free(spec->env[i]);
+      spec->env[i] = copy;
+      return;
+    }
+  strv_append(&spec->env, entry);
+}
+
 void spec_init_for_rootfs(struct container_spec *spec)
 {
   spec_add_default_mounts(spec);

@@ -101,6 +101,8 @@ int spec_rlimit_resource(const char *name, int *resource, guise_error **err);
 void spec_add_default_mounts(struct container_spec *spec);
 
 void spec_add_mount(struct container_spec *spec, const struct mount_spec *m);
+/* Set "NAME=VALUE" in the environment, replacing an earlier NAME (the image's, by -e). */
+void spec_set_env(struct container_spec *spec, const char *entry);
 void spec_add_rlimit(struct container_spec *spec, const struct rlimit_spec *r);
 
 /* Parse mount options ("ro", "nosuid", "rbind", "mode=755", ...) into flags, propagation,

@@ -1,9 +1,13 @@
 #include "util/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -116,4 +120,61 @@ char **strv_copy(char *const *v)
   for (size_t i = 0; v != NULL && v[i] != NULL; i++)
     strv_append(&copy, v[i]);
   return copy;
+}
+
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len,
+                         guise_error **err)
+{
+  static atomic_uint counter;
+  _cleanup_free_ char *tmp = NULL;
+  if (asprintf(&tmp, "%s%s-%d-%u", FILEIO_TMP_PREFIX, name, (int)getpid(),
+               atomic_fetch_add(&counter, 1)) < 0)
+    abort();
+  _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return guise_fail_errno(err, "create %s", tmp);
+  if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+    int e = errno;
+    unlinkat(dirfd, tmp, 0);
+    return guise_fail(err, e, "write %s", tmp);
+  }
+  if (renameat(dirfd, tmp, dirfd, name) < 0) {
+    int e = errno;
+    unlinkat(dirfd, tmp, 0);
+    return guise_fail(err, e, "rename %s to %s", tmp, name);
+  }
+  return 0;
+}
+
+int rm_rf_at(int at, const char *name, guise_error **err)
+{
+  struct stat st;
+  if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return errno == ENOENT ? 0 : guise_fail_errno(err, "stat %s", name);
+  if (!S_ISDIR(st.st_mode)) {
+    if (unlinkat(at, name, 0) < 0 && errno != ENOENT)
+      return guise_fail_errno(err, "remove %s", name);
+    return 0;
+  }
+  if ((st.st_mode & 0700) != 0700)
+    (void)!fchmodat(at, name, 0700, 0); /* best effort: the open below reports */
+  int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return guise_fail_errno(err, "open %s", name);
+  DIR *d = fdopendir(fd);
+  if (d == NULL) {
+    close(fd);
+    return guise_fail_errno(err, "open %s", name);
+  }
+  _cleanup_closedir_ DIR *owned = d;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
+    if (rm_rf_at(dirfd(d), de->d_name, err) < 0)
+      return guise_error_prefix(err, "%s", name);
+  }
+  if (unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    return guise_fail_errno(err, "remove %s", name);
+  return 0;
 }
