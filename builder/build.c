@@ -764,6 +764,44 @@ static int workdir_set(struct builder *b, struct stage *st, const struct cf_inst
   return 0;
 }
 
+int build_config_change(json_t *config, const char *change, guise_error **err)
+{
+  /* "CMD=/bin/sh" (podman's spelling) or "CMD /bin/sh". */
+  _cleanup_free_ char *text = strdup(change);
+  if (text == NULL) abort();
+  size_t kw = strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+  if (kw > 0 && text[kw] == '=') text[kw] = ' ';
+  struct cf_instruction in = {0};
+  if (cf_parse_instruction("--change", text, '\\', &in, err) < 0) return -1;
+  static const enum cf_kind allowed[] = {CF_CMD,   CF_ENTRYPOINT, CF_ENV,  CF_EXPOSE,
+                                         CF_LABEL, CF_ONBUILD,    CF_USER, CF_VOLUME,
+                                         CF_STOPSIGNAL, CF_WORKDIR};
+  bool ok = false;
+  for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+    ok |= in.kind == allowed[i];
+  int r = 0;
+  if (!ok) {
+    r = guise_fail(err, 0,
+                   "--change %s: only CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, "
+                   "USER, VOLUME and WORKDIR can be changed",
+                   change);
+  } else {
+    /* The instruction applied as a build step would, to a stage holding only this config. */
+    struct build_options o = {.source_date_epoch = -1};
+    struct containerfile cf = {.path = "--change", .escape = '\\'};
+    struct builder b = {.o = &o, .cf = &cf};
+    struct stage st = {.config = config, .history = json_array(),
+                       .shell = json_pack("[s,s]", "/bin/sh", "-c"), .rootfd = -1};
+    r = in.kind == CF_WORKDIR ? workdir_set(&b, &st, &in, err) : step_config(&b, &st, &in, err);
+    if (r < 0) guise_error_prefix(err, "--change %s", change);
+    json_decref(st.history);
+    json_decref(st.shell);
+    free(st.author);
+  }
+  cf_instruction_clear(&in);
+  return r;
+}
+
 static int workdir_make(struct builder *b, struct stage *st, guise_error **err)
 {
   const char *dir = json_string_value(json_object_get(st->config, "WorkingDir"));
@@ -1079,7 +1117,7 @@ static int write_image(struct builder *b, struct stage *st, struct oci_descripto
 }
 
 /* The store name of a tag: without a registry it is localhost's, as podman does. */
-static int tag_name(const char *tag, char **name, guise_error **err)
+int build_tag_name(const char *tag, char **name, guise_error **err)
 {
   struct image_ref ref = {0};
   if (image_ref_parse_name(tag, &ref, err) < 0) return guise_error_prefix(err, "tag %s", tag);
@@ -1144,7 +1182,7 @@ static int write_output(struct builder *b, const struct oci_descriptor *desc, gu
   _cleanup_free_ char *refname = NULL;
   const char *name = ref->path_ref;
   if (name == NULL && ref->transport == TRANSPORT_DOCKER_ARCHIVE && b->o->tags && b->o->tags[0])
-    if (tag_name(b->o->tags[0], &refname, err) < 0) return -1;
+    if (build_tag_name(b->o->tags[0], &refname, err) < 0) return -1;
   if (name == NULL) name = refname ? refname : "latest";
   if (image_store_tag(layout, name, desc, err) < 0) return -1;
   struct stat sb;
@@ -1176,7 +1214,7 @@ static int finish(struct builder *b, struct stage *st, char image_id[72], guise_
   int r = 0;
   for (size_t i = 0; r == 0 && b->o->tags != NULL && b->o->tags[i] != NULL; i++) {
     _cleanup_free_ char *name = NULL;
-    r = tag_name(b->o->tags[i], &name, err);
+    r = build_tag_name(b->o->tags[i], &name, err);
     if (r == 0) strv_append(&names, name);
   }
   build_say(b, "COMMIT %s", names != NULL ? names[0] : "");
@@ -1292,7 +1330,7 @@ int build_image(const struct build_options *o, char image_id[72], guise_error **
   /* A bad name is better reported before the build than after it. */
   for (size_t i = 0; o->tags != NULL && o->tags[i] != NULL; i++) {
     _cleanup_free_ char *name = NULL;
-    if (tag_name(o->tags[i], &name, err) < 0) return -1;
+    if (build_tag_name(o->tags[i], &name, err) < 0) return -1;
   }
   if (read_containerfile(o, &b.cf, &ignore_text, err) < 0) goto out;
   if (ignore_text != NULL) b.ignore = ignore_parse(ignore_text);

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "image/layer.h"
 #include "util/error.h"
 
@@ -41,5 +43,14 @@ struct build_options {
 /* Build; on success image_id (the config digest, "sha256:<hex>") is filled.  On failure nothing
  * is tagged; the error names the step (file:line and the instruction). */
 int build_image(const struct build_options *opts, char image_id[72], guise_error **err);
+
+/* The store name of a user's tag: without a registry it is localhost's, as podman does
+ * ("app" -> localhost/app:latest). */
+int build_tag_name(const char *tag, char **name, guise_error **err);
+
+/* Apply one Dockerfile instruction to an image config's "config" object as a build step would
+ * (`import --change`, `commit --change`): "CMD /bin/sh" or "CMD=/bin/sh"; CMD, ENTRYPOINT, ENV,
+ * EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME or WORKDIR. */
+int build_config_change(json_t *config, const char *change, guise_error **err);
 
 #endif

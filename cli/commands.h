@@ -2,6 +2,8 @@
 #ifndef GUISE_CLI_COMMANDS_H
 #define GUISE_CLI_COMMANDS_H
 
+#include <stddef.h>
+
 int cmd_run(int argc, char **argv);
 int cmd_fake(int argc, char **argv);
 int cmd_db(int argc, char **argv);
@@ -15,5 +17,13 @@ int cmd_prune(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
 int cmd_build(int argc, char **argv);
+int cmd_save(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+
+/* Shared by the listing commands (cli/images.c): "1.09 MB", "3 weeks ago". */
+void human_size(double bytes, char *out, size_t n);
+void human_age(const char *created, char *out, size_t n);
 
 #endif
