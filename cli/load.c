@@ -68,7 +68,7 @@ int cmd_load(int argc, char **argv)
   _cleanup_image_archive_ struct image_archive *a = NULL;
   if (image_store_open(root, &s, &err) < 0 ||
       image_archive_read(s, input, TRANSPORT_NAME, &a, &err) < 0) {
-    guise_error_prefix(&err, "load %s", input);
+    guise_error_prefix(&err, "load");
     guise_error_print(err);
     return 125;
   }

@@ -220,7 +220,7 @@ static int read_members(struct image_archive *a, struct tar_members *m, guise_er
   archive_read_support_format_tar(r);
   int ret = 0;
   if (archive_read_open_fd(r, fd, READ_BLOCK) != ARCHIVE_OK) {
-    ret = guise_fail(err, 0, "reading %s failed: %s", a->path, archive_error_string(r));
+    ret = guise_fail(err, 0, "%s: not a tar archive: %s", a->path, archive_error_string(r));
     goto out;
   }
   uint64_t total = 0, limit = archive_max_bytes();
@@ -469,6 +469,20 @@ static int oci_archive_add(struct archive *w, const struct image_store *s,
 {
   static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
   if (archive_add_bytes(w, "oci-layout", layout, strlen(layout), path, err) < 0) return -1;
+  /* Directory entries first: skopeo, unprivileged, cannot read an archive whose directories
+   * it has to make up (it chowns those to root). */
+  static const char *const dirs[] = {"blobs/", "blobs/sha256/"};
+  for (size_t i = 0; i < 2; i++) {
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, dirs[i]);
+    archive_entry_set_filetype(e, AE_IFDIR);
+    archive_entry_set_perm(e, 0755);
+    int r = archive_write_header(w, e);
+    archive_entry_free(e);
+    if (r != ARCHIVE_OK)
+      return guise_fail(err, 0, "writing %s into %s failed: %s", dirs[i], path,
+                        archive_error_string(w));
+  }
   _cleanup_strv_ char **added = NULL;
   _cleanup_json_ json_t *index =
       json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests");
