@@ -32,7 +32,7 @@ struct build_options {
   bool no_cache;        /* run every step (results are still cached for next time) */
   enum build_pull pull; /* base images and COPY --from images not in the store */
   bool tls_verify;      /* for pulls and --push */
-  const char *output;   /* "oci:DIR[:REF]" or "docker-archive:FILE[:NAME]", may be NULL */
+  const char *output;   /* "oci:DIR[:REF]", "oci-archive:FILE[:REF]" or "docker-archive:FILE[:NAME]" */
   bool push;            /* push every tag to its registry */
   /* Step lines ("STEP 2/5: RUN ...", "--> Using cache ..."), warnings, pull progress; NULL:
    * quiet, and then the output of RUN commands is kept back too and shown only when one
