@@ -80,14 +80,7 @@ int cmd_load(int argc, char **argv)
     if (image_store_copy_in(s, a->layout, &a->images[i].desc, &o, &stored[i], &err) < 0)
       rc = 125;
   for (size_t i = 0; i < a->n_images && rc == 0; i++) {
-    _cleanup_free_ char *fallback = NULL;
-    char *none[] = {NULL, NULL};
     char **names = a->images[i].names;
-    if (names == NULL) {
-      fallback = image_layout_import_name(strcmp(input, "-") == 0 ? "loaded" : input, NULL);
-      none[0] = fallback;
-      names = none;
-    }
     for (size_t k = 0; names[k] != NULL && rc == 0; k++) {
       if (image_store_tag(s, names[k], &stored[i], &err) < 0)
         rc = 125;

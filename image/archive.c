@@ -78,8 +78,9 @@ static void members_free(struct tar_members *m)
 
 static struct tar_member *members_add(struct tar_members *m, char *name)
 {
-  if ((m->n & (m->n - 1)) == 0 || m->n == 0) {
-    m->v = realloc(m->v, (m->n ? m->n * 2 : 16) * sizeof(*m->v));
+  if (m->n == m->cap) {
+    m->cap = m->cap ? m->cap * 2 : 16;
+    m->v = realloc(m->v, m->cap * sizeof(*m->v));
     if (m->v == NULL) abort();
   }
   struct tar_member *t = &m->v[m->n++];
@@ -253,6 +254,12 @@ struct archive_image *image_archive_add(struct image_archive *a)
   return img;
 }
 
+/* What images of the archive are named after ("localhost/<base name>:TAG"). */
+static const char *naming_path(const struct image_archive *a)
+{
+  return strcmp(a->path, "-") == 0 ? "loaded" : a->path;
+}
+
 static int oci_archive_parse(struct image_archive *a, const struct tar_members *m,
                              guise_error **err)
 {
@@ -297,7 +304,7 @@ static int oci_archive_parse(struct image_archive *a, const struct tar_members *
     img->desc.size = json_integer_value(sz);
     img->ref = xstrdup(ref);
     if (ref != NULL) {
-      _cleanup_free_ char *name = image_layout_import_name(a->path, ref);
+      _cleanup_free_ char *name = image_layout_import_name(naming_path(a), ref);
       strv_append(&img->names, name);
     }
   }
@@ -352,6 +359,12 @@ int image_archive_read(struct image_store *s, const char *path, enum image_trans
   }
   members_free(&m);
   if (r < 0) return -1;
+  /* An image without a name is named after the file. */
+  for (size_t i = 0; i < a->n_images; i++) {
+    if (a->images[i].names != NULL) continue;
+    _cleanup_free_ char *name = image_layout_import_name(naming_path(a), NULL);
+    strv_append(&a->images[i].names, name);
+  }
   *out = steal_ptr(&owned);
   return 0;
 }

@@ -27,7 +27,8 @@
 
 struct archive_image {
   struct oci_descriptor desc; /* its manifest (or index) in the temp layout */
-  char **names;               /* store names it carries, NULL-terminated (NULL when none) */
+  char **names; /* store names it carries, NULL-terminated; an image without any is named
+                 * after the file: localhost/<base name>:latest ("loaded" for stdin) */
   char *ref;                  /* oci-archive: its ref.name annotation as written, or NULL */
 };
 

@@ -17,7 +17,7 @@ struct tar_member {
 
 struct tar_members {
   struct tar_member *v;
-  size_t n;
+  size_t n, cap;
 };
 
 /* The file name stands for, links followed; fails naming the archive and the entry. */

@@ -1273,10 +1273,8 @@ static int pull_impl(struct image_store *s, const struct image_ref *ref,
       return -1;
     if (ref->transport == TRANSPORT_DOCKER_ARCHIVE && ref->path_ref && ref->path_ref[0] != '@')
       name = image_ref_name(ref);
-    else if (img->names != NULL)
-      name = xstrdup(img->names[0]);
     else
-      name = image_layout_import_name(ref->path, NULL);
+      name = xstrdup(img->names[0]);
     top.media_type = xstrdup(img->desc.media_type);
     top.digest = xstrdup(img->desc.digest);
     top.size = img->desc.size;

@@ -261,9 +261,13 @@ test_bad_archives_are_refused() {
   run_guise load -i bad/good-docker.tar
   assert_status 0
   assert_line "$OUT" "Loaded image: docker.io/library/archtest:good"
-  run_guise load -i bad/good-oci.tar
+  RUN_STDIN=bad/good-oci.tar run_guise load
   assert_status 0
-  run_guise rmi archtest:good localhost/good-oci:good
+  assert_line "$OUT" "Loaded image: localhost/loaded:good"
+  run_guise load -i bad/good-links.tar
+  assert_status 0
+  assert_line "$OUT" "Loaded image: localhost/good-links:latest"
+  run_guise rmi archtest:good localhost/loaded:good localhost/good-links:latest
   assert_status 0
   while IFS=$'\t' read -r name want; do
     run_guise load -i "bad/$name"
