@@ -79,11 +79,13 @@ fail:
 
 int cmd_history(int argc, char **argv)
 {
-  static const struct option opts[] = {
-      {"no-trunc", no_argument, NULL, 'n'},     {"human", optional_argument, NULL, 'H'},
-      {"format", required_argument, NULL, 'f'}, {"quiet", no_argument, NULL, 'q'},
-      {"root", required_argument, NULL, 'R'},   {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"no-trunc", no_argument, NULL, 'n'},
+                                       {"human", optional_argument, NULL, 'H'},
+                                       {"format", required_argument, NULL, 'f'},
+                                       {"quiet", no_argument, NULL, 'q'},
+                                       {"root", required_argument, NULL, 'R'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
   const char *root = NULL, *format = "table";
   bool no_trunc = false, human = true, quiet = false;
   int c;
@@ -132,12 +134,12 @@ int cmd_history(int argc, char **argv)
     json_t *arr = json_array();
     for (size_t i = n; i-- > 0;)
       json_array_append_new(
-          arr, json_pack("{s:s,s:s?,s:s,s:I,s:s,s:o}", "id", i == n - 1 ? id : "<missing>",
-                         "created", rows[i].created, "createdBy",
-                         rows[i].created_by ? rows[i].created_by : "", "size",
-                         (json_int_t)rows[i].size, "comment",
-                         rows[i].comment ? rows[i].comment : "", "tags",
-                         i == n - 1 && img->name ? json_pack("[s]", img->name) : json_null()));
+          arr,
+          json_pack("{s:s,s:s?,s:s,s:I,s:s,s:o}", "id", i == n - 1 ? id : "<missing>", "created",
+                    rows[i].created, "createdBy", rows[i].created_by ? rows[i].created_by : "",
+                    "size", (json_int_t)rows[i].size, "comment",
+                    rows[i].comment ? rows[i].comment : "", "tags",
+                    i == n - 1 && img->name ? json_pack("[s]", img->name) : json_null()));
     char *text = json_dumps(arr, JSON_INDENT(4));
     printf("%s\n", text);
     free(text);
@@ -148,8 +150,7 @@ int cmd_history(int argc, char **argv)
     printf("%-13s %-15s %-46s %-11s %s\n", "ID", "CREATED", "CREATED BY", "SIZE", "COMMENT");
   for (size_t i = n; i-- > 0;) {
     char shown_id[72];
-    snprintf(shown_id, sizeof(shown_id), "%.*s", no_trunc ? 64 : 12,
-             i == n - 1 ? id : "<missing>");
+    snprintf(shown_id, sizeof(shown_id), "%.*s", no_trunc ? 64 : 12, i == n - 1 ? id : "<missing>");
     if (quiet) {
       printf("%s\n", shown_id);
       continue;

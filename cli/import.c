@@ -77,7 +77,8 @@ int cmd_import(int argc, char **argv)
   io.name = name;
   for (size_t i = 0; changes != NULL && changes[i] != NULL; i++)
     if (build_config_change(config, changes[i], &err) < 0) goto fail;
-  if (image_store_open(root, &s, &err) < 0 || image_import(s, file, &io, &stored_name, id, &err) < 0)
+  if (image_store_open(root, &s, &err) < 0 ||
+      image_import(s, file, &io, &stored_name, id, &err) < 0)
     goto fail;
   fprintf(stderr, "Imported %s\n", stored_name);
   printf("%s\n", id + 7);

@@ -77,8 +77,7 @@ int cmd_load(int argc, char **argv)
   if (stored == NULL) abort();
   int rc = 0;
   for (size_t i = 0; i < a->n_images && rc == 0; i++)
-    if (image_store_copy_in(s, a->layout, &a->images[i].desc, &o, &stored[i], &err) < 0)
-      rc = 125;
+    if (image_store_copy_in(s, a->layout, &a->images[i].desc, &o, &stored[i], &err) < 0) rc = 125;
   for (size_t i = 0; i < a->n_images && rc == 0; i++) {
     char **names = a->images[i].names;
     for (size_t k = 0; names[k] != NULL && rc == 0; k++) {

@@ -172,8 +172,7 @@ static int read_entry(struct image_archive *a, struct archive *r, struct archive
   const char *raw = archive_entry_pathname(e);
   if (raw == NULL || *raw == '\0')
     return guise_fail(err, 0, "%s: an entry without a name", a->path);
-  if (raw[0] == '/')
-    return guise_fail(err, 0, "%s: entry \"%s\": absolute path", a->path, raw);
+  if (raw[0] == '/') return guise_fail(err, 0, "%s: entry \"%s\": absolute path", a->path, raw);
   char *name = normalize_name("", raw);
   if (name == NULL)
     return guise_fail(err, 0, "%s: entry \"%s\": path leaves the archive", a->path, raw);
@@ -191,7 +190,8 @@ static int read_entry(struct image_archive *a, struct archive *r, struct archive
   }
   if (archive_entry_size_is_set(e) && (uint64_t)archive_entry_size(e) > limit - *total) {
     free(name);
-    return guise_fail(err, EFBIG, "%s: entry \"%s\" (%lld bytes): the archive holds more than %llu bytes",
+    return guise_fail(err, EFBIG,
+                      "%s: entry \"%s\" (%lld bytes): the archive holds more than %llu bytes",
                       a->path, raw, (long long)archive_entry_size(e), (unsigned long long)limit);
   }
   struct tar_member *t = members_add(m, name);
@@ -202,8 +202,8 @@ static int read_entry(struct image_archive *a, struct archive *r, struct archive
     *(slash ? slash : dir) = '\0';
     t->target = target ? normalize_name(hardlink ? "" : dir, target) : NULL;
     if (t->target == NULL)
-      return guise_fail(err, 0, "%s: entry \"%s\": link to \"%s\" leaves the archive", a->path,
-                        raw, target ? target : "");
+      return guise_fail(err, 0, "%s: entry \"%s\": link to \"%s\" leaves the archive", a->path, raw,
+                        target ? target : "");
     return 0;
   }
   if (type != AE_IFREG)
@@ -230,8 +230,8 @@ static int read_members(struct image_archive *a, struct tar_members *m, guise_er
     int h = archive_read_next_header(r, &e);
     if (h == ARCHIVE_EOF) break;
     if (h < ARCHIVE_WARN) {
-      ret = guise_fail(err, 0, "%s: %s%s", a->path,
-                       count == 0 ? "not a tar archive: " : "", archive_error_string(r));
+      ret = guise_fail(err, 0, "%s: %s%s", a->path, count == 0 ? "not a tar archive: " : "",
+                       archive_error_string(r));
       break;
     }
     if (count >= ARCHIVE_MAX_ENTRIES) {
@@ -351,7 +351,8 @@ int image_archive_read(struct image_store *s, const char *path, enum image_trans
                      oci ? " (it is an oci-archive)" : "");
     else if (want == TRANSPORT_OCI_ARCHIVE && !oci)
       r = guise_fail(err, 0, "%s: no index.json: not an oci-archive%s", path,
-                     docker ? " (it is a docker-archive)" : " (nor a docker-archive: no manifest.json)");
+                     docker ? " (it is a docker-archive)"
+                            : " (nor a docker-archive: no manifest.json)");
     else if (want == TRANSPORT_DOCKER_ARCHIVE)
       r = docker_archive_parse(a, &m, err);
     else
@@ -456,8 +457,7 @@ int archive_add_fd(struct archive *w, const char *name, int fd, int64_t size, co
     done += n;
   }
   if (done != size)
-    return guise_fail(err, 0, "writing %s into %s failed: it changed size while read", name,
-                      path);
+    return guise_fail(err, 0, "writing %s into %s failed: it changed size while read", name, path);
   return 0;
 }
 
@@ -510,8 +510,8 @@ static int oci_archive_add(struct archive *w, const struct image_store *s,
       return -1;
     for (size_t k = 0; k == 0 || (items[i].names != NULL && items[i].names[k] != NULL); k++) {
       const char *name = items[i].names ? items[i].names[k] : NULL;
-      json_t *d = json_pack("{s:s,s:s,s:I}", "mediaType", m->media_type, "digest",
-                            img->desc.digest, "size", (json_int_t)img->desc.size);
+      json_t *d = json_pack("{s:s,s:s,s:I}", "mediaType", m->media_type, "digest", img->desc.digest,
+                            "size", (json_int_t)img->desc.size);
       if (name != NULL)
         json_object_set_new(d, "annotations", json_pack("{s:s}", ANNOTATION_REF_NAME, name));
       json_array_append_new(ms, d);
@@ -596,8 +596,8 @@ static int decompress(struct archive *a, int out_fd, const char *what, char dige
   return 0;
 }
 
-int layer_blob_diff_id(const char *blob, int out_fd, char diff_id[DIGEST_STR_MAX],
-                       uint64_t *size, guise_error **err)
+int layer_blob_diff_id(const char *blob, int out_fd, char diff_id[DIGEST_STR_MAX], uint64_t *size,
+                       guise_error **err)
 {
   _cleanup_close_ int fd = open(blob, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return guise_fail_errno(err, "opening the layer %s failed", blob);
@@ -657,9 +657,9 @@ int image_import(struct image_store *s, const char *path, const struct image_imp
       asprintf(&comment, "Imported from %s", o->source ? o->source : path) < 0)
     abort();
   _cleanup_json_ json_t *config = json_pack(
-      "{s:s,s:s,s:s,s:o,s:{s:s,s:[s]},s:[{s:s,s:s,s:s}]}", "created", created, "architecture",
-      arch, "os", os, "config", o->config ? json_incref(o->config) : json_object(), "rootfs",
-      "type", "layers", "diff_ids", layer, "history", "created", created, "created_by", created_by,
+      "{s:s,s:s,s:s,s:o,s:{s:s,s:[s]},s:[{s:s,s:s,s:s}]}", "created", created, "architecture", arch,
+      "os", os, "config", o->config ? json_incref(o->config) : json_object(), "rootfs", "type",
+      "layers", "diff_ids", layer, "history", "created", created, "created_by", created_by,
       "comment", o->message ? o->message : comment);
   if (config == NULL) abort();
   if (*variant) json_object_set_new(config, "variant", json_string(variant));
@@ -667,21 +667,21 @@ int image_import(struct image_store *s, const char *path, const struct image_imp
   char config_digest[DIGEST_STR_MAX], manifest_digest[DIGEST_STR_MAX];
   if (image_store_put_blob(s, config_text, strlen(config_text), NULL, config_digest, err) < 0)
     return -1;
-  _cleanup_json_ json_t *manifest = json_pack(
-      "{s:i,s:s,s:{s:s,s:s,s:I},s:[{s:s,s:s,s:I}]}", "schemaVersion", 2, "mediaType",
-      MT_OCI_MANIFEST, "config", "mediaType", MT_OCI_CONFIG, "digest", config_digest, "size",
-      (json_int_t)strlen(config_text), "layers", "mediaType", MT_OCI_LAYER, "digest", layer, "size",
-      (json_int_t)size);
+  _cleanup_json_ json_t *manifest =
+      json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:[{s:s,s:s,s:I}]}", "schemaVersion", 2, "mediaType",
+                MT_OCI_MANIFEST, "config", "mediaType", MT_OCI_CONFIG, "digest", config_digest,
+                "size", (json_int_t)strlen(config_text), "layers", "mediaType", MT_OCI_LAYER,
+                "digest", layer, "size", (json_int_t)size);
   _cleanup_free_ char *manifest_text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
-  if (image_store_put_blob(s, manifest_text, strlen(manifest_text), NULL, manifest_digest, err) <
-      0)
+  if (image_store_put_blob(s, manifest_text, strlen(manifest_text), NULL, manifest_digest, err) < 0)
     return -1;
   _cleanup_free_ char *name = NULL;
   if (o->name != NULL)
     name = xstrdup(o->name);
   else if (asprintf(&name, "localhost/import-%.12s:latest", digest_hex(config_digest)) < 0)
     abort();
-  struct oci_descriptor desc = {.media_type = MT_OCI_MANIFEST, .digest = manifest_digest,
+  struct oci_descriptor desc = {.media_type = MT_OCI_MANIFEST,
+                                .digest = manifest_digest,
                                 .size = (int64_t)strlen(manifest_text)};
   /* Unpacked before it is named: a tarball the unpacker refuses leaves no image. */
   struct oci_descriptor stored = {0};

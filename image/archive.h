@@ -29,7 +29,7 @@ struct archive_image {
   struct oci_descriptor desc; /* its manifest (or index) in the temp layout */
   char **names; /* store names it carries, NULL-terminated; an image without any is named
                  * after the file: localhost/<base name>:latest ("loaded" for stdin) */
-  char *ref;                  /* oci-archive: its ref.name annotation as written, or NULL */
+  char *ref;    /* oci-archive: its ref.name annotation as written, or NULL */
 };
 
 struct image_archive {
@@ -75,14 +75,14 @@ int image_archive_write(const struct image_store *s, enum image_transport format
 
 /* The sha256 of a layer blob once decompressed (gzip, zstd or none), and its size; the
  * decompressed bytes are also written to out_fd when it is >= 0. */
-int layer_blob_diff_id(const char *blob, int out_fd, char diff_id[DIGEST_STR_MAX],
-                       uint64_t *size, guise_error **err);
+int layer_blob_diff_id(const char *blob, int out_fd, char diff_id[DIGEST_STR_MAX], uint64_t *size,
+                       guise_error **err);
 
 struct image_import_options {
-  const char *name;     /* store name (already normalized); NULL: localhost/import-<id>:latest */
-  json_t *config;       /* the config's "config" object (Cmd, Env, ... from --change); may be NULL */
-  const char *message;  /* history comment; may be NULL */
-  const char *source;   /* what the history says was added ("file.tar", "-") */
+  const char *name;    /* store name (already normalized); NULL: localhost/import-<id>:latest */
+  json_t *config;      /* the config's "config" object (Cmd, Env, ... from --change); may be NULL */
+  const char *message; /* history comment; may be NULL */
+  const char *source;  /* what the history says was added ("file.tar", "-") */
 };
 
 /* A rootfs tarball (path or "-", maybe compressed) as a one-layer image: the layer is the tar

@@ -10,7 +10,7 @@
 /* A regular file, symlink or hard link of an archive, by its normalized name. */
 struct tar_member {
   char *name;
-  char *target; /* links: the normalized name it points at; NULL for files */
+  char *target;                /* links: the normalized name it points at; NULL for files */
   char digest[DIGEST_STR_MAX]; /* files: the blob holding the content in the temp layout */
   int64_t size;
 };

@@ -37,14 +37,14 @@ static int layer_media_type(const char *blob, const char **mt, guise_error **err
 }
 
 /* manifest.json's image i as an OCI manifest in a->layout. */
-static int parse_image(struct image_archive *a, const struct tar_members *m, json_t *item,
-                       size_t i, guise_error **err)
+static int parse_image(struct image_archive *a, const struct tar_members *m, json_t *item, size_t i,
+                       guise_error **err)
 {
   const char *config_name = json_string_value(json_object_get(item, "Config"));
   json_t *layers = json_object_get(item, "Layers");
   json_t *tags = json_object_get(item, "RepoTags");
-  if (config_name == NULL || !json_is_array(layers) || (tags != NULL && !json_is_array(tags) &&
-                                                        !json_is_null(tags)))
+  if (config_name == NULL || !json_is_array(layers) ||
+      (tags != NULL && !json_is_array(tags) && !json_is_null(tags)))
     return guise_fail(err, 0, "%s: manifest.json: image %zu: expected Config, Layers and RepoTags",
                       a->path, i);
   _cleanup_free_ char *config_raw = NULL;
@@ -61,8 +61,8 @@ static int parse_image(struct image_archive *a, const struct tar_members *m, jso
     const char *lname = json_string_value(json_array_get(layers, k));
     const struct tar_member *t;
     if (lname == NULL)
-      return guise_fail(err, 0, "%s: manifest.json: image %zu: layer %zu is not a string",
-                        a->path, i, k);
+      return guise_fail(err, 0, "%s: manifest.json: image %zu: layer %zu is not a string", a->path,
+                        i, k);
     if (tar_member_find(a, m, lname, &t, err) < 0) return -1;
     _cleanup_free_ char *blob = image_store_blob_path(a->layout, t->digest);
     const char *mt = MT_OCI_LAYER;
