@@ -806,8 +806,13 @@ int build_apply_changes(char *const *changes, json_t *config, int64_t source_dat
   };
   int r = 0;
   for (size_t i = 0; r == 0 && changes != NULL && changes[i] != NULL; i++) {
+    /* "CMD /bin/sh", or podman's "CMD=/bin/sh". */
+    _cleanup_free_ char *text = strdup(changes[i]);
+    if (text == NULL) abort();
+    size_t kw = strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+    if (kw > 0 && text[kw] == '=') text[kw] = ' ';
     struct cf_instruction in;
-    if (cf_parse_instruction("--change", changes[i], '\\', &in, err) < 0) {
+    if (cf_parse_instruction("--change", text, '\\', &in, err) < 0) {
       r = -1;
       break;
     }

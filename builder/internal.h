@@ -98,12 +98,6 @@ int build_tag_name(const char *tag, char **name, guise_error **err);
 /* Append img's layer descriptors to layers (a JSON array), with OCI media types. */
 void build_layers_of(const struct stored_image *img, json_t *layers);
 
-/* Apply config instructions ("CMD [...]", "ENV A=b", ... as in a Containerfile: CMD,
- * ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR) to an image
- * config's "config" object: commit --change. */
-int build_apply_changes(char *const *changes, json_t *config, int64_t source_date_epoch,
-                        guise_error **err);
-
 /* --- layers (build.c) --- */
 struct rootfs_snapshot;
 int stage_snapshot(struct stage *st, struct rootfs_snapshot **snap, guise_error **err);

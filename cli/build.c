@@ -25,7 +25,7 @@ static void build_usage(FILE *out)
       "      --target STAGE      build up to the stage named STAGE\n"
       "      --no-cache          run every step (results are still kept for later builds)\n"
       "      --pull=missing|always|never   base images not in the store (default missing)\n"
-      "      --output oci:DIR[:REF] | docker-archive:FILE[:NAME]\n"
+      "      --output oci:DIR[:REF] | oci-archive:FILE[:REF] | docker-archive:FILE[:NAME]\n"
       "                          also write the image there\n"
       "      --push              push every tag to its registry after the build\n"
       "      --tls-verify=false  allow plain http and unverified TLS for pulls and pushes\n"

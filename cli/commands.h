@@ -2,6 +2,8 @@
 #ifndef GUISE_CLI_COMMANDS_H
 #define GUISE_CLI_COMMANDS_H
 
+#include <stddef.h>
+
 int cmd_run(int argc, char **argv);
 int cmd_fake(int argc, char **argv);
 int cmd_db(int argc, char **argv);
@@ -21,5 +23,13 @@ int cmd_ps(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_save(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+
+/* Shared by the listing commands (cli/images.c): "1.09 MB", "3 weeks ago". */
+void human_size(double bytes, char *out, size_t n);
+void human_age(const char *created, char *out, size_t n);
 
 #endif

@@ -20,7 +20,7 @@ static void images_usage(FILE *out)
         out);
 }
 
-static void human_size(double b, char *out, size_t n)
+void human_size(double b, char *out, size_t n)
 {
   const char *u[] = {"B", "kB", "MB", "GB", "TB"};
   int i = 0;
@@ -31,7 +31,7 @@ static void human_size(double b, char *out, size_t n)
   snprintf(out, n, i == 0 ? "%.0f %s" : "%.3g %s", b, u[i]);
 }
 
-static void human_age(const char *created, char *out, size_t n)
+void human_age(const char *created, char *out, size_t n)
 {
   struct tm tm = {0};
   if (created == NULL || strptime(created, "%Y-%m-%dT%H:%M:%S", &tm) == NULL) {

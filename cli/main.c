@@ -40,6 +40,10 @@ static const struct command commands[] = {
     {"tag", FULL_ONLY(cmd_tag), "give a stored image another name"},
     {"rmi", FULL_ONLY(cmd_rmi), "remove image names (blobs stay until prune)"},
     {"prune", FULL_ONLY(cmd_prune), "remove unreferenced blobs and root filesystems"},
+    {"save", FULL_ONLY(cmd_save), "write images to a docker-archive or oci-archive"},
+    {"load", FULL_ONLY(cmd_load), "read images from a docker-archive or oci-archive"},
+    {"import", FULL_ONLY(cmd_import), "make a one-layer image of a rootfs tarball"},
+    {"history", FULL_ONLY(cmd_history), "show the steps an image was made of"},
     {"login", FULL_ONLY(cmd_login), "store registry credentials in auth.json"},
     {"logout", FULL_ONLY(cmd_logout), "remove registry credentials from auth.json"},
 };

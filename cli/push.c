@@ -12,8 +12,8 @@ static void push_usage(FILE *out)
 {
   fputs("Usage: guise push [OPTIONS] NAME [DESTINATION]\n"
         "\n"
-        "Copy a stored image to DESTINATION: docker://HOST[:PORT]/REPO[:TAG] or oci:DIR[:REF]\n"
-        "(default: docker://NAME).\n"
+        "Copy a stored image to DESTINATION: docker://HOST[:PORT]/REPO[:TAG], oci:DIR[:REF],\n"
+        "oci-archive:FILE[:REF] or docker-archive:FILE[:NAME] (default: docker://NAME).\n"
         "\n"
         "  --tls-verify=false            accept any TLS certificate; allow plain http\n"
         "  --creds USER[:PASSWORD]       credentials (default: auth.json)\n"

@@ -15,7 +15,7 @@
 #include "fakefs/db.h"
 #include "image/container.h"
 #include "image/digest.h"
-#include "image/docker_archive.h"
+#include "image/archive.h"
 #include "image/layer.h"
 #include "image/reference.h"
 #include "image/registry.h"
@@ -60,6 +60,31 @@ static int mkdir_p(const char *path, mode_t mode, guise_error **err)
   if (mkdir(p, mode) < 0 && errno != EEXIST)
     return guise_fail_errno(err, "create %s", p);
   return 0;
+}
+
+int image_store_tmpdir(const struct image_store *s, const char *what, char **path,
+                       guise_error **err)
+{
+  static atomic_uint counter;
+  _cleanup_free_ char *dir = xasprintf("%s/tmp", s->root);
+  if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+    return guise_fail_errno(err, "create %s", dir);
+  for (int i = 0; i < 100; i++) {
+    _cleanup_free_ char *p = xasprintf("%s/%s%s-%d-%u", dir, TMP_PREFIX, what, (int)getpid(),
+                                       atomic_fetch_add(&counter, 1));
+    if (mkdir(p, 0700) == 0) {
+      *path = steal_ptr(&p);
+      return 0;
+    }
+    if (errno != EEXIST)
+      return guise_fail_errno(err, "create %s", p);
+  }
+  return guise_fail(err, EEXIST, "create a temp directory in %s", dir);
+}
+
+void image_store_remove_tmpdir(const char *path)
+{
+  rm_rf_at(AT_FDCWD, path, NULL);
 }
 
 /* --- opening --- */
@@ -864,6 +889,23 @@ static bool stale_temp(const char *name)
 static void sweep(const struct image_store *s, const struct strset *blobs,
                   const struct strset *configs, struct prune_stats *stats);
 
+/* Remove the temp entries (".tmp-...") of dead processes in <root>/<sub>; how many. */
+static size_t sweep_stale_temps(const struct image_store *s, const char *sub)
+{
+  _cleanup_free_ char *path = xasprintf("%s/%s", s->root, sub);
+  _cleanup_closedir_ DIR *d = opendir(path);
+  size_t n = 0;
+  if (d == NULL)
+    return 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    _cleanup_error_ guise_error *rerr = NULL;
+    if (de->d_name[0] == '.' && stale_temp(de->d_name) && rm_rf_at(dirfd(d), de->d_name, &rerr) == 0)
+      n++;
+  }
+  return n;
+}
+
 int image_store_prune(struct image_store *s, struct prune_stats *stats, guise_error **err)
 {
   memset(stats, 0, sizeof(*stats));
@@ -920,19 +962,9 @@ static void sweep(const struct image_store *s, const struct strset *blobs,
     closedir(d);
   }
 
-  /* Containers being made or removed by processes that are gone. */
-  _cleanup_free_ char *containersdir = xasprintf("%s/containers", s->root);
-  d = opendir(containersdir);
-  if (d != NULL) {
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-      _cleanup_error_ guise_error *rerr = NULL;
-      if (de->d_name[0] == '.' && stale_temp(de->d_name) &&
-          rm_rf_at(dirfd(d), de->d_name, &rerr) == 0)
-        stats->temps++;
-    }
-    closedir(d);
-  }
+  /* Containers being made or removed, and temp directories (archives being read), of
+   * processes that are gone. */
+  stats->temps += sweep_stale_temps(s, "containers") + sweep_stale_temps(s, "tmp");
 
   _cleanup_free_ char *rootfsdir = xasprintf("%s/rootfs", s->root);
   d = opendir(rootfsdir);
@@ -972,7 +1004,7 @@ static void say(const struct image_copy_options *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void say(const struct image_copy_options *o, const char *fmt, ...)
 {
-  if (o->quiet)
+  if (o == NULL || o->quiet)
     return;
   FILE *f = o->progress ? o->progress : stderr;
   va_list ap;
@@ -990,7 +1022,23 @@ static int copy_blob(const struct image_store *from, const struct image_store *t
   if (image_store_has_blob(to, d->digest, d->size))
     return 0;
   _cleanup_free_ char *src = image_store_blob_path(from, d->digest);
+  if (image_store_has_blob(from, d->digest, d->size) && from->rootfd != to->rootfd) {
+    /* A layout on the same filesystem (an archive's temp layout in the store): a hard link,
+     * after checking the content, since the source is not the store's own. */
+    char got[DIGEST_STR_MAX];
+    uint64_t got_size = 0;
+    _cleanup_free_ char *dst = image_store_blob_path(to, d->digest);
+    if (digest_file(src, got, &got_size, err) < 0)
+      return -1;
+    if (strcmp(got, d->digest) != 0 || got_size != (uint64_t)d->size)
+      return guise_fail(err, 0, "blob %s in %s: corrupted (digest %s, %llu bytes)", d->digest,
+                        from->root, got, (unsigned long long)got_size);
+    if (link(src, dst) == 0 || errno == EEXIST)
+      return 0;
+  }
   _cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+  if (in < 0 && errno == ENOENT)
+    return guise_fail(err, ENOENT, "blob %s is missing from %s", d->digest, from->root);
   if (in < 0)
     return guise_fail_errno(err, "blob %s: open %s", d->digest, src);
   _cleanup_free_ char *tmp = NULL;
@@ -1063,20 +1111,27 @@ static int fetch_missing(struct image_store *s, struct registry *reg, const stru
   return ret;
 }
 
-/* The name an oci: image gets in the store. */
-static char *oci_import_name(const struct image_ref *ref)
+char *image_layout_import_name(const char *path, const char *refname)
 {
-  const char *base = strrchr(ref->path, '/');
-  base = base && base[1] ? base + 1 : ref->path;
+  const char *base = strrchr(path, '/');
+  base = base && base[1] ? base + 1 : path;
   _cleanup_free_ char *repo = xstrdup(base);
+  static const char *const exts[] = {".tar.gz", ".tar.zst", ".tar.xz", ".tgz", ".tar"};
+  for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+    size_t bl = strlen(repo), el = strlen(exts[i]);
+    if (bl > el && strcmp(repo + bl - el, exts[i]) == 0) {
+      repo[bl - el] = '\0';
+      break;
+    }
+  }
   for (char *p = repo; *p; p++)
     *p = (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p;
-  if (ref->path_ref != NULL) {
-    if (image_ref_valid_tag(ref->path_ref) && image_ref_valid_repository(repo))
-      return xasprintf("localhost/%s:%s", repo, ref->path_ref);
+  if (refname != NULL) {
+    if (image_ref_valid_tag(refname) && image_ref_valid_repository(repo))
+      return xasprintf("localhost/%s:%s", repo, refname);
     struct image_ref r = {0};
     _cleanup_error_ guise_error *e = NULL;
-    if (image_ref_parse_name(ref->path_ref, &r, &e) == 0) {
+    if (image_ref_parse_name(refname, &r, &e) == 0) {
       char *n = r.registry_explicit ? image_ref_name(&r)
                                     : xasprintf("localhost/%s:%s", r.repository + (strncmp(r.repository, "library/", 8) == 0 ? 8 : 0),
                                                 r.tag ? r.tag : "latest");
@@ -1118,50 +1173,16 @@ static int layout_find(const struct image_store *lay, const char *refname,
   return 0;
 }
 
-static int pull_impl(struct image_store *s, const struct image_ref *ref,
-                     const struct image_copy_options *o, char **name_out, guise_error **err)
+/* Bring the image whose manifest or index is raw (from the registry reg, else the layout lay)
+ * into s and unpack it; *stored gets the descriptor of its manifest.  Nothing is named. */
+static int copy_manifest_in(struct image_store *s, struct registry *reg,
+                            const struct image_store *lay, char *raw, size_t raw_len,
+                            const char *ctype, const char *what,
+                            const struct image_copy_options *o, struct oci_descriptor *stored,
+                            guise_error **err)
 {
-  _cleanup_free_ char *name = NULL;
-  _cleanup_free_ char *raw = NULL;
-  size_t raw_len = 0;
-  _cleanup_free_ char *ctype = NULL;
-  _cleanup_registry_ struct registry *reg = NULL;
-  _cleanup_image_store_ struct image_store *lay = NULL;
-  const char *platform = o->platform ? o->platform : image_default_platform();
-
-  if (ref->transport == TRANSPORT_DOCKER || ref->transport == TRANSPORT_NAME) {
-    name = image_ref_name(ref);
-    struct registry_options ro = {.tls_verify = o->tls_verify, .quiet = o->quiet,
-                                  .progress = o->progress, .username = o->username,
-                                  .password = o->password};
-    if (registry_open(ref->registry, ref->repository, &ro, &reg, err) < 0)
-      return -1;
-    if (registry_get_manifest(reg, image_ref_registry_ref(ref), MANIFEST_MAX_BYTES, &raw,
-                              &raw_len, &ctype, err) < 0)
-      return -1;
-    if (ref->digest != NULL) {
-      char got[DIGEST_STR_MAX];
-      digest_buffer(raw, raw_len, got);
-      if (strcmp(got, ref->digest) != 0)
-        return guise_fail(err, 0, "manifest %s: digest mismatch (got %s)", ref->digest, got);
-    }
-  } else if (ref->transport == TRANSPORT_OCI) {
-    name = oci_import_name(ref);
-    if (image_layout_open(ref->path, false, &lay, err) < 0)
-      return -1;
-    struct oci_descriptor top = {0};
-    if (layout_find(lay, ref->path_ref, &top, err) < 0)
-      return -1;
-    int r = image_store_read_blob(lay, top.digest, MANIFEST_MAX_BYTES, &raw, &raw_len, err);
-    ctype = xstrdup(top.media_type);
-    descriptor_clear(&top);
-    if (r < 0)
-      return -1;
-  } else {
-    return guise_fail(err, ENOTSUP, "the %s transport is not supported yet",
-                      image_transport_name(ref->transport));
-  }
-
+  _cleanup_free_ char *owned_raw = raw;
+  const char *platform = o && o->platform ? o->platform : image_default_platform();
   enum manifest_kind kind;
   if (manifest_detect(raw, raw_len, ctype, &kind, err) < 0)
     return -1;
@@ -1192,12 +1213,12 @@ static int pull_impl(struct image_store *s, const struct image_ref *ref,
     if ((int64_t)child_len != pick->size)
       return guise_fail(err, 0, "manifest %s: size mismatch (expected %lld bytes, got %zu)",
                         pick->digest, (long long)pick->size, child_len);
-    free(raw);
-    raw = steal_ptr(&child);
+    free(owned_raw);
+    raw = owned_raw = steal_ptr(&child);
     raw_len = child_len;
   }
   struct stored_image img = {0};
-  img.name = name;
+  img.name = (char *)what;
   if (manifest_parse(raw, raw_len, &img.manifest, err) < 0)
     return -1;
   char mdigest[DIGEST_STR_MAX];
@@ -1228,15 +1249,94 @@ static int pull_impl(struct image_store *s, const struct image_ref *ref,
     ret = image_store_unpack(s, &img, NULL, err);
   }
   if (ret == 0)
-    ret = image_store_tag(s, name, &img.desc, err);
-  if (ret == 0 && name_out != NULL)
-    *name_out = xstrdup(name);
-  img.name = NULL;
+    *stored = img.desc;
+  else
+    descriptor_clear(&img.desc);
   manifest_free(img.manifest);
-  img.manifest = NULL;
-  descriptor_clear(&img.desc);
   free(img.config_raw);
   image_config_free(img.config);
+  return ret;
+}
+
+int image_store_copy_in(struct image_store *s, const struct image_store *lay,
+                        const struct oci_descriptor *top, const struct image_copy_options *o,
+                        struct oci_descriptor *stored, guise_error **err)
+{
+  char *raw = NULL;
+  size_t raw_len = 0;
+  if (image_store_read_blob(lay, top->digest, MANIFEST_MAX_BYTES, &raw, &raw_len, err) < 0)
+    return -1;
+  return copy_manifest_in(s, NULL, lay, raw, raw_len, top->media_type, top->digest, o, stored,
+                          err);
+}
+
+static int pull_impl(struct image_store *s, const struct image_ref *ref,
+                     const struct image_copy_options *o, char **name_out, guise_error **err)
+{
+  _cleanup_free_ char *name = NULL;
+  char *raw = NULL;
+  size_t raw_len = 0;
+  _cleanup_free_ char *ctype = NULL;
+  _cleanup_registry_ struct registry *reg = NULL;
+  _cleanup_image_store_ struct image_store *lay = NULL;
+  _cleanup_image_archive_ struct image_archive *archive = NULL;
+  const struct image_store *from = NULL;
+  struct oci_descriptor top = {0};
+
+  if (ref->transport == TRANSPORT_DOCKER || ref->transport == TRANSPORT_NAME) {
+    name = image_ref_name(ref);
+    struct registry_options ro = {.tls_verify = o->tls_verify, .quiet = o->quiet,
+                                  .progress = o->progress, .username = o->username,
+                                  .password = o->password};
+    if (registry_open(ref->registry, ref->repository, &ro, &reg, err) < 0)
+      return -1;
+    if (registry_get_manifest(reg, image_ref_registry_ref(ref), MANIFEST_MAX_BYTES, &raw,
+                              &raw_len, &ctype, err) < 0)
+      return -1;
+    if (ref->digest != NULL) {
+      char got[DIGEST_STR_MAX];
+      digest_buffer(raw, raw_len, got);
+      if (strcmp(got, ref->digest) != 0) {
+        free(raw);
+        return guise_fail(err, 0, "manifest %s: digest mismatch (got %s)", ref->digest, got);
+      }
+    }
+  } else if (ref->transport == TRANSPORT_OCI) {
+    name = image_layout_import_name(ref->path, ref->path_ref);
+    if (image_layout_open(ref->path, false, &lay, err) < 0 ||
+        layout_find(lay, ref->path_ref, &top, err) < 0)
+      return -1;
+    from = lay;
+  } else {
+    /* oci-archive:FILE[:REF], docker-archive:FILE[:NAME|:@N] */
+    if (image_archive_read(s, ref->path, ref->transport, &archive, err) < 0)
+      return -1;
+    const struct archive_image *img;
+    if (image_archive_select(archive, ref->path_ref, &img, err) < 0)
+      return -1;
+    if (ref->transport == TRANSPORT_DOCKER_ARCHIVE && ref->path_ref && ref->path_ref[0] != '@')
+      name = image_ref_name(ref);
+    else
+      name = xstrdup(img->names[0]);
+    top.media_type = xstrdup(img->desc.media_type);
+    top.digest = xstrdup(img->desc.digest);
+    top.size = img->desc.size;
+    from = archive->layout;
+  }
+  if (from != NULL) {
+    int r = image_store_read_blob(from, top.digest, MANIFEST_MAX_BYTES, &raw, &raw_len, err);
+    ctype = xstrdup(top.media_type);
+    descriptor_clear(&top);
+    if (r < 0)
+      return -1;
+  }
+  struct oci_descriptor stored = {0};
+  if (copy_manifest_in(s, reg, from, raw, raw_len, ctype, name, o, &stored, err) < 0)
+    return -1;
+  int ret = image_store_tag(s, name, &stored, err);
+  descriptor_clear(&stored);
+  if (ret == 0 && name_out != NULL)
+    *name_out = xstrdup(name);
   return ret;
 }
 
@@ -1350,11 +1450,10 @@ static int push_impl(struct image_store *s, const struct stored_image *img,
       return -1;
     return image_store_tag(lay, dest->path_ref ? dest->path_ref : "latest", &img->desc, err);
   }
-  if (dest->transport == TRANSPORT_DOCKER_ARCHIVE)
-    return docker_archive_write(s, img, dest->path_ref ? dest->path_ref : img->name, dest->path,
-                                err);
-  return guise_fail(err, ENOTSUP, "the %s transport is not supported yet",
-                    image_transport_name(dest->transport));
+  /* oci-archive:FILE[:REF], docker-archive:FILE[:NAME]; named after the image by default. */
+  char *names[] = {dest->path_ref ? dest->path_ref : img->name, NULL};
+  struct archive_item item = {.img = img, .names = names};
+  return image_archive_write(s, dest->transport, &item, 1, dest->path, err);
 }
 
 int image_push(struct image_store *s, const char *name, const char *dest_text,

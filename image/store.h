@@ -159,7 +159,8 @@ struct image_copy_options {
   const char *username; /* explicit credentials, else auth.json */
   const char *password;
 };
-/* Pull ref (docker://, oci:, or a plain name meaning docker://) into the store, unpack it and
+/* Pull ref (docker://, oci:, oci-archive:, docker-archive:, or a plain name meaning docker://)
+ * into the store, unpack it and
  * name it; *name (may be NULL) gets the stored name.  Nothing is named unless everything
  * succeeded. */
 int image_pull(struct image_store *s, const char *ref, const struct image_copy_options *opts,
@@ -173,9 +174,26 @@ int image_pull_policy_parse(const char *text, enum image_pull_policy *out);
 int image_store_get(struct image_store *s, const char *text, enum image_pull_policy policy,
                     const struct image_copy_options *opts, struct stored_image **img,
                     guise_error **err);
-/* Push a stored image to dest (docker://, oci:DIR[:REF]; NULL: docker://<its name>). */
+/* Push a stored image to dest (docker://, oci:DIR[:REF], oci-archive:FILE[:REF],
+ * docker-archive:FILE[:NAME]; NULL: docker://<its name>). */
 int image_push(struct image_store *s, const char *name, const char *dest,
                const struct image_copy_options *opts, guise_error **err);
+
+/* Copy the image top names in the layout lay (its manifest, or an index resolved to the
+ * platform) into s and unpack it, without naming it; *stored gets its manifest's descriptor
+ * for image_store_tag.  What `guise load` and `guise import` use. */
+int image_store_copy_in(struct image_store *s, const struct image_store *lay,
+                        const struct oci_descriptor *top, const struct image_copy_options *opts,
+                        struct oci_descriptor *stored, guise_error **err);
+/* The store name of an image of the layout or archive at path with ref name refname (may be
+ * NULL): a full name as is, "TAG" as localhost/<path's base name>:TAG. */
+char *image_layout_import_name(const char *path, const char *refname);
+
+/* A new private temp directory <root>/tmp/.tmp-<what>-<pid>-<n> (prune removes those of dead
+ * processes), and its removal. */
+int image_store_tmpdir(const struct image_store *s, const char *what, char **path,
+                       guise_error **err);
+void image_store_remove_tmpdir(const char *path);
 
 /* The default platform (os/arch[/variant]) from GUISE_PLATFORM or the host. */
 const char *image_default_platform(void);

@@ -4,7 +4,6 @@
 # registry, and clear errors that tag nothing.
 . "$(dirname "$0")/lib.sh"
 
-REGISTRY_SH=${GUISE_REGISTRY_SH:-$(dirname "$0")/../setup/registry.sh}
 BUILD_FIXTURES=$GUISE_FIXTURES/build
 
 # img MODE STORE NAME [PATH]: look into the image NAME of the OCI layout STORE.
@@ -391,24 +390,6 @@ CF
   assert_ne 0 "$STATUS" "wrong checksum"
   assert_contains "$ERR" "--checksum"
   no_tag store localhost/add-bad
-}
-
-# registry_up: a loopback registry with busybox:latest (umoci + skopeo); sets REG.
-registry_up() {
-  [ -r "$REGISTRY_SH" ] || skip "tests/setup/registry.sh not found ($REGISTRY_SH)"
-  local tool
-  for tool in docker-registry skopeo umoci; do
-    command -v "$tool" >/dev/null || [ -x "/usr/bin/$tool" ] || skip "$tool missing"
-  done
-  local tarball
-  tarball=$(_fixture_tarball busybox)
-  . "$REGISTRY_SH"
-  local port
-  port=$(registry_start "$TEST_TMP/reg") || fail "registry did not start"
-  on_exit registry_stop "$TEST_TMP/reg"
-  REG=127.0.0.1:$port
-  registry_push_rootfs "$port" "$tarball" "$TEST_TMP" busybox >/dev/null ||
-    fail "could not push the busybox fixture"
 }
 
 test_registry_base_push_and_outputs() {

@@ -17,6 +17,8 @@ TEST_PACKAGES=(
   fakeroot pseudo proot dpkg-dev apt-utils
   python3 python3-jsonschema libcap2-bin ca-certificates
   docker-registry skopeo umoci apache2-utils # a local registry and image tools for test_images_*.sh
+  golang-github-opencontainers-image-spec-dev # the OCI image-spec JSON schemas (test_images_archives.sh)
+  xz-utils # compressed archives in test_images_archives.sh
 )
 
 missing=()
