@@ -212,7 +212,7 @@ EOF
   assert_not_contains "$OUT" "garbage"
   run_guise import --change "RUN true" import.tar x:1
   assert_status 125
-  assert_contains "$ERR" "only CMD, ENTRYPOINT"
+  assert_contains "$ERR" "is not a config instruction"
 }
 
 test_history() {
