@@ -233,6 +233,17 @@ fixture_rootfs_faked() {
   printf '%s\n' "$dir"
 }
 
+# tarball_image TARBALL NAME: build localhost/NAME:latest in ./store from a root filesystem
+# tarball (FROM scratch, ADD, CMD bash), in the build context ./NAME.
+tarball_image() {
+  mkdir "$2"
+  # A hard link where the filesystem allows (the fixtures are hundreds of MB), else a copy.
+  ln "$1" "$2/base.tar" 2>/dev/null || cp "$1" "$2/base.tar"
+  printf 'FROM scratch\nADD base.tar /\nCMD ["bash"]\n' >"$2/Containerfile"
+  GUISE_TEST_TIMEOUT=300 run_guise build -q --root store -t "$2" "$2"
+  assert_status 0
+}
+
 # helper NAME: path of a static helper program; skip if it was not built.
 helper() {
   [ -x "$GUISE_HELPERS/$1" ] || skip "helper $GUISE_HELPERS/$1 not built (make build/helpers/$1)"

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The rpm repository, base image and root references for the rpm/dnf acceptance test
+# (tests/integration/test_build_rpm.sh), made once as root and cached in
+# ${GUISE_TEST_CACHE:-/var/cache/guise-tests}:
+#   rpmrepo/               guise-test-common and guise-test-tools (fixtures/rpm/guise-test.spec,
+#                          built with rpmbuild), indexed with createrepo_c
+#   rpm-base.tar           the bookworm minbase fixture plus Debian's rpm and dnf (apt-get in a
+#                          chroot), rpm's database in /var/lib/rpm with guise-rpm-base in it
+#                          (fixtures/rpm/guise-rpm-base.spec: /bin/sh, $releasever), and
+#                          /etc/yum.repos.d/guise-test.repo pointing at file:///repo
+#   rpm-reference-rpm.txt  treelist (tests/helpers/treelist.c) after `$RPM_INSTALL` and
+#   rpm-reference-dnf.txt  after `$DNF_INSTALL`, each done as real root in a chroot of
+#                          rpm-base.tar with the repository bound at /repo
+#
+#   bash tests/setup/rpmrepo.sh TREELIST     (TREELIST: the static helper, build/helpers/treelist)
+#   . tests/setup/rpmrepo.sh                 (only defines RPM_INSTALL and DNF_INSTALL)
+RPM_INSTALL="rpm -i /repo/guise-test-common-1.0-1.noarch.rpm /repo/guise-test-tools-1.0-1.noarch.rpm"
+DNF_INSTALL="dnf install -y -q guise-test-tools"
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
+
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+specs=$(cd "$here/../../fixtures/rpm" && pwd)
+. "$here/reference.sh"
+treelist=$1
+# Rebuilt when a spec, the commands or this script change.
+VERSION="1 $(cat "$specs"/*.spec "$0" | sha256sum | cut -c1-16)"
+
+reference_start rpmrepo "$VERSION" rpm-reference-dnf.txt \
+  "building the rpm packages, the rpm base image and the root references (once)"
+
+# The packages, built as root (rpmbuild records the %attr/%dev/%caps entries; nothing special is
+# created on disk) and indexed.
+mkdir -p "$work/repo"
+for spec in "$specs"/*.spec; do
+  rpmbuild --quiet --define "_topdir $work/rpmbuild" -bb "$spec"
+done
+mv "$work"/rpmbuild/RPMS/noarch/guise-test-*.rpm "$work/repo/"
+createrepo_c --quiet "$work/repo"
+
+# The base: rpm and dnf from Debian's mirror; rpm's database where rpm-based systems have it
+# (Debian's rpm defaults to ~/.rpmdb), initialised, knowing what Debian provides.
+base=$work/base
+mkdir "$base"
+tar -xf "$CACHE/bookworm-minbase.tar" -C "$base"
+cp "$base/etc/resolv.conf" "$work/resolv.conf"
+cp /etc/resolv.conf "$base/etc/resolv.conf"
+in_chroot "$base" sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -q --no-install-recommends rpm dnf && apt-get clean &&
+  rm -rf /var/lib/apt/lists/*' >"$work/base.log" 2>&1 || { tail -20 "$work/base.log" >&2; exit 1; }
+cp "$work/resolv.conf" "$base/etc/resolv.conf"
+mkdir -p "$base/etc/rpm" "$base/etc/yum.repos.d" "$base/repo"
+echo '%_dbpath /var/lib/rpm' >"$base/etc/rpm/macros"
+cat >"$base/etc/yum.repos.d/guise-test.repo" <<'REPO'
+[guise-test]
+name=guise test packages
+baseurl=file:///repo
+gpgcheck=0
+REPO
+cp "$work"/rpmbuild/RPMS/noarch/guise-rpm-base-*.rpm "$base/guise-rpm-base.rpm"
+in_chroot "$base" sh -c 'rpmdb --initdb && rpm -i --quiet /guise-rpm-base.rpm' 2>&1 |
+  grep -v -e 'should not be used directly' -e 'assuming you know what you are doing' >&2 || true
+rm "$base/guise-rpm-base.rpm"
+rmdir "$base/repo"
+in_chroot "$base" rpm -q guise-rpm-base >/dev/null
+tar --create --file "$work/rpm-base.tar" --directory "$base" --numeric-owner \
+  --xattrs --xattrs-include='*' --sort=name .
+
+# The references: each install as root, from the same repository, in a fresh copy of the base.
+for how in rpm dnf; do
+  ref=$work/ref-$how
+  mkdir -p "$ref"
+  tar -xf "$work/rpm-base.tar" -C "$ref"
+  mkdir "$ref/repo"
+  cmd=$RPM_INSTALL
+  [ $how = rpm ] || cmd=$DNF_INSTALL
+  in_chroot "$ref" sh -c "$cmd" >"$work/ref-$how.log" 2>&1 ||
+    { tail -20 "$work/ref-$how.log" >&2; exit 1; }
+  rmdir "$ref/repo"
+  "$treelist" "$ref" | LC_ALL=C sort >"$work/rpm-reference-$how.txt"
+done
+
+rm -rf "$CACHE/rpmrepo"
+mv "$work/repo" "$CACHE/rpmrepo"
+mv "$work/rpm-base.tar" "$work/rpm-reference-rpm.txt" "$work/rpm-reference-dnf.txt" "$CACHE/"
+chmod -R a+rX "$CACHE/rpmrepo" "$CACHE/rpm-base.tar" "$CACHE"/rpm-reference-*.txt
+echo "$VERSION" >"$CACHE/rpmrepo.stamp"
+echo "rpmrepo: $(ls "$CACHE/rpmrepo" | grep -c '\.rpm$') packages, references of" \
+  "$(wc -l <"$CACHE/rpm-reference-rpm.txt") and $(wc -l <"$CACHE/rpm-reference-dnf.txt") files"
