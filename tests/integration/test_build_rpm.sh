@@ -2,11 +2,12 @@
 # Build acceptance for rpm: packages whose files carry %attr owners (named users created in
 # %pre), setuid/setgid bits, %dev device nodes, %caps and a sticky directory
 # (fixtures/rpm/guise-test.spec), installed in `guise build` with `rpm -i` and with
-# `dnf install` from a createrepo_c repository bound into the RUN. The image's files, as its
-# layers say, must equal the same install done as real root (tests/setup/rpmrepo.sh) outside
-# volatile paths, and `rpm -Va` in the build finds every file as the packages say.
+# `dnf install` from a createrepo_c repository bound into the RUN, upgraded with `rpm -U` and
+# removed with `dnf remove`. The image's files, as its layers say, must equal the same steps
+# done as real root (tests/setup/rpmrepo.sh) outside volatile paths, and `rpm -Va` in the
+# build finds every file as the packages say.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/../setup/rpmrepo.sh" # RPM_INSTALL, DNF_INSTALL: the reference's commands
+. "$(dirname "$0")/../setup/rpmrepo.sh" # rpm_steps: the scenarios' commands
 
 REPO=$GUISE_TEST_CACHE/rpmrepo
 # rpm's and dnf's databases and dnf's metadata cache hold install times and hashes.
@@ -62,69 +63,97 @@ for path, e in sorted(tree.items()):
 PY
 }
 
-# rpm_base_image: localhost/rpm-base:latest in ./store, from the cached rpm base tarball.
-rpm_base_image() {
-  [ -r "$GUISE_TEST_CACHE/rpm-reference-dnf.txt" ] ||
+# build_scenario S: build the image S from localhost/rpm-base:latest (made from the cached rpm
+# base tarball): each step of `rpm_steps S` in a RUN of its own, the repository bound at /repo,
+# then `rpm -Va` (which fails on any file whose type, owner, mode, device number, capability,
+# digest or time, as the faked stat and getxattr show them, is not what its package says).
+# Compares the image's tree, left in S.tree, with the root reference; $RPM_QA: `rpm -qa`.
+build_scenario() {
+  [ -r "$GUISE_TEST_CACHE/rpm-reference-$1.txt" ] ||
     skip "no rpm repository and base (sudo bash tests/setup/rpmrepo.sh build/helpers/treelist)"
   tarball_image "$GUISE_TEST_CACHE/rpm-base.tar" rpm-base
   mkdir ctx
   cp -r "$REPO" ctx/repo
-}
-
-# build_install NAME COMMAND: build NAME from rpm-base with one RUN of COMMAND, the repository
-# bound at /repo, then `rpm -Va` (which fails on any file whose owner, mode, device number,
-# capability, digest or time, as the faked stat and getxattr show them, is not what the package
-# says); leaves the image's tree in NAME.tree.
-build_install() {
-  cat >"ctx/$1.Containerfile" <<CF
-FROM rpm-base
-RUN --mount=type=bind,source=repo,target=/repo $2
-RUN rpm -Va && rpm -q guise-test-common guise-test-tools
-CF
+  {
+    echo "FROM rpm-base"
+    rpm_steps "$1" | sed 's|^|RUN --mount=type=bind,source=repo,target=/repo |'
+    echo "RUN rpm -Va && rpm -qa | sort"
+  } >"ctx/$1.Containerfile"
   GUISE_TEST_TIMEOUT=300 run_guise build --root store -f "ctx/$1.Containerfile" -t "$1" ctx
   assert_status 0
+  RPM_QA=${OUT##*rpm -qa | sort}
+  assert_contains "$RPM_QA" "guise-rpm-base-12-1.noarch" "rpm -qa"
   image_tree store "localhost/$1:latest" >"$1.tree"
-}
-
-# check_install NAME REFERENCE: the image's tree equals the root install's outside volatile
-# paths, and the packages' special files are there, as root made them.
-check_install() {
-  local tree=$1.tree
   # The root directory is in no layer (the runtime makes it).
-  grep -Ev "$RPM_VOLATILE|^/ " "$tree" >"$1.cmp" || true
-  grep -Ev "$RPM_VOLATILE|^/ " "$2" >"$1.ref" || true
+  grep -Ev "$RPM_VOLATILE|^/ " "$1.tree" >"$1.cmp" || true
+  grep -Ev "$RPM_VOLATILE|^/ " "$GUISE_TEST_CACHE/rpm-reference-$1.txt" >"$1.ref" || true
   compare_tree "$1.cmp" "$1.ref"
   note "$DIFFS differences from the root install"
   assert_eq 0 "$DIFFS" "differences from the root install"
-  local files
-  files=$(cat "$tree")
-  assert_line "$files" "/usr/bin/guise-su f 4755 0:0" "setuid root"
-  assert_line "$files" "/usr/bin/guise-wall f 2755 0:5678" "setgid guisegrp"
-  assert_line "$files" "/usr/bin/guise-ping f 0755 0:0 cap=0100000200200000000000000000000000000000" \
-    "cap_net_raw=ep (v2)"
-  assert_line "$files" "/opt/guise-test/dev/null c 0666 0:0 1,3" "%dev(c,1,3)"
-  assert_line "$files" "/opt/guise-test/dev/loop0 b 0660 0:6 7,0" "%dev(b,7,0) group disk"
-  assert_line "$files" "/var/lib/guise-test d 0750 1234:5678" "directory owned by the %pre user"
-  assert_line "$files" "/var/lib/guise-test/state f 0640 1234:5678" "file owned by the %pre user"
-  assert_line "$files" "/var/lib/guise-test/tools-installed f 0600 1234:5678" "chown in %post"
-  assert_line "$files" "/var/spool/guise-test d 1777 0:0" "sticky world-writable directory"
+  # No temporary `name;XXXXXXXX` file of rpm's survived in the image.
+  assert_not_contains "$(cat "$1.tree")" ";" "rpm's temporary names"
   assert_contains "$(image_tree store "localhost/$1:latest" /etc/passwd)" \
     "guisesvc:x:1234:5678::/var/lib/guise-test:/usr/sbin/nologin" "the %pre user in /etc/passwd"
-  # No temporary `name;XXXXXXXX` file of rpm's survived in the image.
-  assert_not_contains "$files" ";" "rpm's temporary names"
 }
 
+# assert_files S LINE...: each LINE is one of the image S's treelist lines.
+assert_files() {
+  local files line
+  files=$(cat "$1.tree")
+  shift
+  for line in "$@"; do
+    assert_line "$files" "$line" "the image's files"
+  done
+}
+
+# What both 1.0 installs give, as root made it: setuid root, setgid guisegrp, cap_net_raw=ep
+# (v2), %dev(c,1,3), %dev(b,7,0) of group disk, a directory and files owned by the %pre user (one
+# chowned in %post), a sticky world-writable directory.
+INSTALLED_1_0=(
+  "/usr/bin/guise-su f 4755 0:0"
+  "/usr/bin/guise-wall f 2755 0:5678"
+  "/usr/bin/guise-ping f 0755 0:0 cap=0100000200200000000000000000000000000000"
+  "/opt/guise-test/dev/null c 0666 0:0 1,3"
+  "/opt/guise-test/dev/loop0 b 0660 0:6 7,0"
+  "/var/lib/guise-test d 0750 1234:5678"
+  "/var/lib/guise-test/state f 0640 1234:5678"
+  "/var/lib/guise-test/tools-installed f 0600 1234:5678"
+  "/var/spool/guise-test d 1777 0:0"
+)
+
 test_rpm_i_matches_root() {
-  rpm_base_image
-  build_install rpmi "$RPM_INSTALL"
-  check_install rpmi "$GUISE_TEST_CACHE/rpm-reference-rpm.txt"
+  build_scenario rpm
+  assert_contains "$RPM_QA" "guise-test-tools-1.0-1.noarch" "rpm -qa"
+  assert_files rpm "${INSTALLED_1_0[@]}"
 }
 
 test_dnf_install_matches_root() {
-  rpm_base_image
-  build_install dnfi "$DNF_INSTALL"
-  assert_contains "$OUT" "guise-test-common-1.0-1.noarch" "dnf pulled in the dependency"
-  check_install dnfi "$GUISE_TEST_CACHE/rpm-reference-dnf.txt"
+  build_scenario dnf
+  assert_contains "$RPM_QA" "guise-test-common-1.0-1.noarch" "dnf pulled in the dependency"
+  assert_files dnf "${INSTALLED_1_0[@]}"
+}
+
+# rpm -U renames each new file over the old one, whose faked owner, device or capability must
+# not stick to the new inode; the layer of the upgrade step has the new metadata.
+test_rpm_upgrade_matches_root() {
+  build_scenario upgrade
+  assert_contains "$RPM_QA" "guise-test-tools-1.1-1.noarch" "rpm -qa"
+  assert_files upgrade "/usr/bin/guise-su f 4750 0:5678" \
+    "/usr/bin/guise-ping f 0755 0:0 cap=0100000200300000000000000000000000000000" \
+    "/opt/guise-test/dev/null c 0666 0:0 1,5" "/opt/guise-test/dev/loop0 b 0660 0:6 7,0" \
+    "/var/lib/guise-test/state f 0640 1234:5678"
+}
+
+# dnf remove takes the dependency too (clean_requirements_on_remove): whiteouts in the last
+# layer hide the device nodes, the setuid file, the capability; what %post made stays.
+test_dnf_remove_matches_root() {
+  build_scenario remove
+  assert_not_contains "$RPM_QA" "guise-test-" "rpm -qa"
+  local files
+  files=$(cat remove.tree)
+  assert_not_contains "$files" "/opt/guise-test" "removed device nodes"
+  assert_not_contains "$files" "/usr/bin/guise-" "removed setuid, setgid and capability files"
+  assert_files remove "/var/lib/guise-test/tools-installed f 0600 1234:5678"
 }
 
 run_tests
