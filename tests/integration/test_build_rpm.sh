@@ -63,6 +63,16 @@ for path, e in sorted(tree.items()):
 PY
 }
 
+# compare_to_root TREE S: TREE (treelist lines) equals the root reference of scenario S outside
+# volatile paths and the root directory (in no layer: the runtime makes it).
+compare_to_root() {
+  grep -Ev "$RPM_VOLATILE|^/ " "$1" >"$2.cmp" || true
+  grep -Ev "$RPM_VOLATILE|^/ " "$GUISE_TEST_CACHE/rpm-reference-$2.txt" >"$2.ref" || true
+  compare_tree "$2.cmp" "$2.ref"
+  note "$DIFFS differences from the root install"
+  assert_eq 0 "$DIFFS" "differences from the root install"
+}
+
 # build_scenario S: build the image S from localhost/rpm-base:latest (made from the cached rpm
 # base tarball): each step of `rpm_steps S` in a RUN of its own, the repository bound at /repo,
 # then `rpm -Va` (which fails on any file whose type, owner, mode, device number, capability,
@@ -84,12 +94,7 @@ build_scenario() {
   RPM_QA=${OUT##*rpm -qa | sort}
   assert_contains "$RPM_QA" "guise-rpm-base-12-1.noarch" "rpm -qa"
   image_tree store "localhost/$1:latest" >"$1.tree"
-  # The root directory is in no layer (the runtime makes it).
-  grep -Ev "$RPM_VOLATILE|^/ " "$1.tree" >"$1.cmp" || true
-  grep -Ev "$RPM_VOLATILE|^/ " "$GUISE_TEST_CACHE/rpm-reference-$1.txt" >"$1.ref" || true
-  compare_tree "$1.cmp" "$1.ref"
-  note "$DIFFS differences from the root install"
-  assert_eq 0 "$DIFFS" "differences from the root install"
+  compare_to_root "$1.tree" "$1"
   # No temporary `name;XXXXXXXX` file of rpm's survived in the image.
   assert_not_contains "$(cat "$1.tree")" ";" "rpm's temporary names"
   assert_contains "$(image_tree store "localhost/$1:latest" /etc/passwd)" \
@@ -154,6 +159,27 @@ test_dnf_remove_matches_root() {
   assert_not_contains "$files" "/opt/guise-test" "removed device nodes"
   assert_not_contains "$files" "/usr/bin/guise-" "removed setuid, setgid and capability files"
   assert_files remove "/var/lib/guise-test/tools-installed f 0600 1234:5678"
+}
+
+# The same without a build, in `guise run` with the ptrace backend (the builds above use
+# seccomp): the upgrade scenario on a rootfs extracted as an image pull would, then the tree the
+# container sees.
+test_rpm_upgrade_in_run_with_ptrace() {
+  [ -r "$GUISE_TEST_CACHE/rpm-reference-upgrade.txt" ] ||
+    skip "no rpm repository and base (sudo bash tests/setup/rpmrepo.sh build/helpers/treelist)"
+  rootfs=$(fixture_rootfs_faked rpm-base)
+  mkdir "$rootfs/repo"
+  local steps
+  mapfile -t steps < <(rpm_steps upgrade)
+  GUISE_TEST_TIMEOUT=300 run_guise run --fake-backend ptrace -v "$REPO:/repo:ro" --rootfs "$rootfs" \
+    -- sh -c "$(printf '%s && ' "${steps[@]}")rpm -Va"
+  assert_status 0
+  rmdir "$rootfs/repo"
+  run_guise run --fake-backend ptrace -v "$(helper treelist):/treelist:ro" --rootfs "$rootfs" \
+    -- /treelist /
+  assert_status 0
+  printf '%s\n' "$OUT" >run.tree
+  compare_to_root run.tree upgrade
 }
 
 run_tests
