@@ -188,16 +188,17 @@ run_in() {
 
 # ---- fixtures ------------------------------------------------------------------------------
 
-# fixture_rootfs busybox|bookworm: extract a cached rootfs into a fresh directory under
+# fixture_rootfs busybox|bookworm|rpm-base: extract a cached rootfs into a fresh directory under
 # $TEST_TMP and print its path.  Every file is then owned by the test user, who is root inside
 # the container.  Use as `rootfs=$(fixture_rootfs busybox)` (not with `local`, whose status
 # would hide a skip or failure).
-# _fixture_tarball busybox|bookworm: the cached tarball's path (skip when it is missing).
+# _fixture_tarball busybox|bookworm|rpm-base: the cached tarball's path (skip when it is missing).
 _fixture_tarball() {
   local tarball
   case "$1" in
   busybox) tarball=$GUISE_TEST_CACHE/busybox.tar ;;
   bookworm) tarball=$GUISE_TEST_CACHE/bookworm-minbase.tar ;;
+  rpm-base) tarball=$GUISE_TEST_CACHE/rpm-base.tar ;; # tests/setup/rpmrepo.sh
   *) fail "unknown fixture '$1'" ;;
   esac
   [ -r "$tarball" ] || skip "fixture $tarball missing (run tests/setup/fixtures.sh as root)"
@@ -218,7 +219,7 @@ fixture_rootfs() {
   printf '%s\n' "$dir"
 }
 
-# fixture_rootfs_faked busybox|bookworm: like fixture_rootfs, but extracted under `guise fake`
+# fixture_rootfs_faked busybox|bookworm|rpm-base: like fixture_rootfs, but extracted under `guise fake`
 # so that the owners, modes and devices of the tarball (which the user cannot put on disk) are
 # recorded in the rootfs's faked-state database, as an image pull would: the container then
 # sees the tree as root made it.
@@ -231,6 +232,17 @@ fixture_rootfs_faked() {
     --same-owner --preserve-permissions 2>"$TEST_TMP/.tar-errors" ||
     fail "fixture_rootfs_faked $name: $(head -3 "$TEST_TMP/.tar-errors")"
   printf '%s\n' "$dir"
+}
+
+# tarball_image TARBALL NAME: build localhost/NAME:latest in ./store from a root filesystem
+# tarball (FROM scratch, ADD, CMD bash), in the build context ./NAME.
+tarball_image() {
+  mkdir "$2"
+  # A hard link where the filesystem allows (the fixtures are hundreds of MB), else a copy.
+  ln "$1" "$2/base.tar" 2>/dev/null || cp "$1" "$2/base.tar"
+  printf 'FROM scratch\nADD base.tar /\nCMD ["bash"]\n' >"$2/Containerfile"
+  GUISE_TEST_TIMEOUT=300 run_guise build -q --root store -t "$2" "$2"
+  assert_status 0
 }
 
 # helper NAME: path of a static helper program; skip if it was not built.

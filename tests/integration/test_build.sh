@@ -458,12 +458,7 @@ test_errors_tag_nothing() {
 test_debian_apt_build() {
   local tarball
   tarball=$(_fixture_tarball bookworm)
-  mkdir base
-  # A hard link where the filesystem allows (the tarball is 180 MB), else a copy.
-  ln "$tarball" base/base.tar 2>/dev/null || cp "$tarball" base/base.tar
-  printf 'FROM scratch\nADD base.tar /\nCMD ["bash"]\n' >base/Containerfile
-  GUISE_TEST_TIMEOUT=300 run_guise build -q --root store -t debian-base base
-  assert_status 0
+  tarball_image "$tarball" debian-base
   mkdir ctx
   cat >ctx/Containerfile <<'CF'
 FROM debian-base AS deb

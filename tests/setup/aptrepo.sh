@@ -10,32 +10,13 @@
 #   bash tests/setup/aptrepo.sh TREELIST     (TREELIST: the static helper, build/helpers/treelist)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-CACHE=${GUISE_TEST_CACHE:-/var/cache/guise-tests}
+. "$here/reference.sh"
 PACKAGES="cron dbus sudo man-db iputils-ping fuse3 openssh-server tcpdump"
 VERSION="1 $PACKAGES"
 treelist=$1
 stamp=$CACHE/aptrepo.stamp
 
-[ "$(id -u)" -eq 0 ] || { echo "aptrepo: must run as root" >&2; exit 1; }
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$VERSION" ] && [ -s "$CACHE/apt-reference.txt" ]; then
-  exit 0
-fi
-bash "$here/fixtures.sh" bookworm >/dev/null
-echo "aptrepo: downloading $PACKAGES and making the root reference (once)"
-work=$(mktemp -d /var/tmp/guise-aptrepo.XXXXXX)
-trap 'rm -rf --one-file-system "$work"' EXIT
-
-# In a private mount namespace: a chroot of the fixture with /proc, the host's resolv.conf.
-in_chroot() {
-  local root=$1
-  shift
-  unshare -m --propagation private sh -c '
-    root=$1; shift
-    mount -t proc proc "$root/proc"
-    mount --rbind /dev "$root/dev"
-    [ -d "$root/repo" ] && mount --bind "'"$work"'/repo" "$root/repo"
-    exec chroot "$root" "$@"' sh "$root" "$@"
-}
+reference_start aptrepo "$VERSION" apt-reference.txt "downloading $PACKAGES and making the root reference (once)"
 
 mkdir -p "$work/dl" "$work/repo"
 tar -xf "$CACHE/bookworm-minbase.tar" -C "$work/dl"

@@ -19,6 +19,7 @@ TEST_PACKAGES=(
   docker-registry skopeo umoci apache2-utils # a local registry and image tools for test_images_*.sh
   golang-github-opencontainers-image-spec-dev # the OCI image-spec JSON schemas (test_images_archives.sh)
   xz-utils # compressed archives in test_images_archives.sh
+  rpm createrepo-c # rpmbuild and the repository for test_build_rpm.sh (tests/setup/rpmrepo.sh)
 )
 
 missing=()
