@@ -4,7 +4,6 @@
 # registry, and clear errors that tag nothing.
 . "$(dirname "$0")/lib.sh"
 
-REGISTRY_SH=${GUISE_REGISTRY_SH:-$(dirname "$0")/../setup/registry.sh}
 BUILD_FIXTURES=$GUISE_FIXTURES/build
 
 # img MODE STORE NAME [PATH]: look into the image NAME of the OCI layout STORE.
@@ -395,19 +394,10 @@ CF
 
 # registry_up: a loopback registry with busybox:latest (umoci + skopeo); sets REG.
 registry_up() {
-  [ -r "$REGISTRY_SH" ] || skip "tests/setup/registry.sh not found ($REGISTRY_SH)"
-  local tool
-  for tool in docker-registry skopeo umoci; do
-    command -v "$tool" >/dev/null || [ -x "/usr/bin/$tool" ] || skip "$tool missing"
-  done
   local tarball
   tarball=$(_fixture_tarball busybox)
-  . "$REGISTRY_SH"
-  local port
-  port=$(registry_start "$TEST_TMP/reg") || fail "registry did not start"
-  on_exit registry_stop "$TEST_TMP/reg"
-  REG=127.0.0.1:$port
-  registry_push_rootfs "$port" "$tarball" "$TEST_TMP" busybox >/dev/null ||
+  start_registry
+  registry_push_rootfs "$PORT" "$tarball" "$TEST_TMP" busybox >/dev/null ||
     fail "could not push the busybox fixture"
 }
 
@@ -475,14 +465,7 @@ test_errors_tag_nothing() {
 # The main job: an unprivileged Debian build with apt, FROM an image in the store; setuid bits,
 # group owners and file capabilities end up in the layer.
 test_debian_apt_build() {
-  local tarball
-  tarball=$(_fixture_tarball bookworm)
-  mkdir base
-  # A hard link where the filesystem allows (the tarball is 180 MB), else a copy.
-  ln "$tarball" base/base.tar 2>/dev/null || cp "$tarball" base/base.tar
-  printf 'FROM scratch\nADD base.tar /\nCMD ["bash"]\n' >base/Containerfile
-  GUISE_TEST_TIMEOUT=300 run_guise build -q --root store -t debian-base base
-  assert_status 0
+  build_bookworm_base debian-base --root store
   mkdir ctx
   cat >ctx/Containerfile <<'CF'
 FROM debian-base AS deb

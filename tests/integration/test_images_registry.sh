@@ -4,23 +4,11 @@
 # skopeo.  Everything runs as the unprivileged test user.
 . "$(dirname "$0")/lib.sh"
 
-# tests/setup/registry.sh: next to the repository's tests, or copied next to this file's dir.
-REGISTRY_SH=${GUISE_REGISTRY_SH:-$(dirname "$0")/../setup/registry.sh}
-
 # registry_up [USER:PASS]: a registry with busybox:latest; sets PORT, REG, and a store in
 # GUISE_ROOT; everything is stopped and removed when the test ends.
 registry_up() {
-  [ -r "$REGISTRY_SH" ] || skip "tests/setup/registry.sh not found ($REGISTRY_SH)"
-  local tool
-  for tool in docker-registry skopeo umoci python3; do
-    command -v "$tool" >/dev/null || [ -x "/usr/bin/$tool" ] ||
-      skip "$tool missing (apt-get install docker-registry skopeo umoci)"
-  done
   [ -r "$GUISE_TEST_CACHE/busybox.tar" ] || skip "fixture busybox.tar missing"
-  . "$REGISTRY_SH"
-  PORT=$(registry_start "$TEST_TMP/reg" "${1:-}") || fail "registry did not start"
-  on_exit registry_stop "$TEST_TMP/reg"
-  REG=127.0.0.1:$PORT
+  start_registry "${1:-}"
   registry_push_rootfs "$PORT" "$GUISE_TEST_CACHE/busybox.tar" "$TEST_TMP" busybox "${1:-}" >/dev/null ||
     fail "could not push the busybox fixture"
   export GUISE_ROOT=$TEST_TMP/store
