@@ -309,7 +309,7 @@ start_registry() {
 # Paths whose metadata legitimately differs between two installs, or that the runtime provides.
 # (Lines are "PATH TYPE MODE ..." as build/helpers/treelist prints them; the runtime's mount
 # points are not in the container's tree.)
-TREE_VOLATILE='^/(proc|sys|dev|run|tmp)[/ ]|^/var/(log|cache)[/ ]|^/var/lib/apt/lists[/ ]|^/etc/ld\.so\.cache |^[^ ]*(-|-old|machine-id) |^/etc/(hostname|hosts|resolv\.conf) |^/treelist '
+TREE_VOLATILE='^/(proc|sys|dev|run|tmp)[/ ]|^/var/log[/ ]|^/var/cache/apt[/ ]|^/var/lib/apt/lists[/ ]|^/etc/ld\.so\.cache |^[^ ]*(-|-old|machine-id) |^/etc/(hostname|hosts|resolv\.conf) |^/treelist '
 
 # compare_tree FILE REFERENCE [EXCLUDE]: compare a treelist output with a sorted reference one,
 # leaving out the lines that match the extended regex EXCLUDE (default: the volatile paths);
