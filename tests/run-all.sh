@@ -14,7 +14,7 @@
 #   GUISE_TEST_FILTER         only integration tests whose function name matches this regex
 #   GUISE_TEST_FILES          only these integration files (space separated basenames)
 #   GUISE_TEST_FILE_TIMEOUT   seconds per integration file (default 600)
-#   GUISE_TEST_KEEP=1         keep the run directory and failed tests' temp dirs
+#   GUISE_TEST_KEEP=1         keep the run directory, failed tests' temp dirs and root requests
 #
 # Root verification phase: a test can leave a request (lib.sh's request_root_verify: an OCI
 # layout guise pushed, and a root-made listing to compare with); after the test file's
