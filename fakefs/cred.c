@@ -2,9 +2,11 @@
 #include "fakefs/cred.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "tracer/pidmap.h"
 
@@ -12,6 +14,13 @@
 #define CAP_V1 0x19980330u
 #define CAP_V2 0x20071026u
 #define CAP_V3 0x20080522u
+#define CAP_BIT(n) (UINT64_C(1) << (n))
+/* Cleared from the effective set when fsuid leaves 0, restored from the permitted one when it
+ * comes back (capabilities(7)). */
+#define CAP_FS_MASK                                                                                \
+  (CAP_BIT(CAP_CHOWN) | CAP_BIT(CAP_DAC_OVERRIDE) | CAP_BIT(CAP_DAC_READ_SEARCH) |                 \
+   CAP_BIT(CAP_FOWNER) | CAP_BIT(CAP_FSETID) | CAP_BIT(CAP_LINUX_IMMUTABLE) | CAP_BIT(CAP_MKNOD) | \
+   CAP_BIT(CAP_MAC_OVERRIDE))
 
 struct fakefs_cred_table {
   struct pidmap map; /* tgid -> struct fake_cred * */
@@ -20,9 +29,29 @@ struct fakefs_cred_table {
 
 /* --- the rules --- */
 
+static uint64_t all_caps_mask(void)
+{
+  int last = 40; /* CAP_CHECKPOINT_RESTORE, if /proc says nothing */
+  FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+  if (f != NULL) {
+    if (fscanf(f, "%d", &last) != 1 || last < 0 || last > 63)
+      last = 40;
+    fclose(f);
+  }
+  return last >= 63 ? UINT64_MAX : (UINT64_C(1) << (last + 1)) - 1;
+}
+
+static uint64_t all_caps(void)
+{
+  static uint64_t cached;
+  if (cached == 0)
+    cached = all_caps_mask();
+  return cached;
+}
+
 void fake_cred_init_root(struct fake_cred *c)
 {
-  *c = (struct fake_cred){0};
+  *c = (struct fake_cred){.cap_eff = all_caps(), .cap_prm = all_caps()};
 }
 
 void fake_cred_clear(struct fake_cred *c)
@@ -45,17 +74,29 @@ int fake_cred_copy(struct fake_cred *dst, const struct fake_cred *src)
   return 0;
 }
 
-/* The faked effective capability set is full exactly while euid is 0. */
-static bool privileged(const struct fake_cred *c)
+static bool capable(const struct fake_cred *c, int cap)
 {
-  return c->euid == 0;
+  return (c->cap_eff & CAP_BIT(cap)) != 0;
 }
 
-int fake_cred_setuid(struct fake_cred *c, uint32_t uid)
+/* capabilities(7), "Effect of user ID changes on capabilities": after r/e/s uids went from old
+ * to what c has now. */
+static void uids_changed(struct fake_cred *c, const struct fake_cred *old)
+{
+  if ((old->ruid == 0 || old->euid == 0 || old->suid == 0) && c->ruid != 0 && c->euid != 0 &&
+      c->suid != 0 && !c->keepcaps)
+    c->cap_prm = c->cap_eff = 0;
+  if (old->euid == 0 && c->euid != 0)
+    c->cap_eff = 0;
+  else if (old->euid != 0 && c->euid == 0)
+    c->cap_eff = c->cap_prm;
+}
+
+static int setuid_ids(struct fake_cred *c, uint32_t uid)
 {
   if (uid == NOCHANGE)
     return EINVAL;
-  if (privileged(c)) {
+  if (capable(c, CAP_SETUID)) {
     c->ruid = c->euid = c->suid = c->fsuid = uid;
     return 0;
   }
@@ -65,11 +106,20 @@ int fake_cred_setuid(struct fake_cred *c, uint32_t uid)
   return 0;
 }
 
+int fake_cred_setuid(struct fake_cred *c, uint32_t uid)
+{
+  struct fake_cred old = *c;
+  int e = setuid_ids(c, uid);
+  if (e == 0)
+    uids_changed(c, &old);
+  return e;
+}
+
 int fake_cred_setgid(struct fake_cred *c, uint32_t gid)
 {
   if (gid == NOCHANGE)
     return EINVAL;
-  if (privileged(c)) {
+  if (capable(c, CAP_SETGID)) {
     c->rgid = c->egid = c->sgid = c->fsgid = gid;
     return 0;
   }
@@ -102,12 +152,16 @@ static int setre(uint32_t *r, uint32_t *e, uint32_t *s, uint32_t *fs, bool priv,
 
 int fake_cred_setreuid(struct fake_cred *c, uint32_t ruid, uint32_t euid)
 {
-  return setre(&c->ruid, &c->euid, &c->suid, &c->fsuid, privileged(c), ruid, euid);
+  struct fake_cred old = *c;
+  int e = setre(&c->ruid, &c->euid, &c->suid, &c->fsuid, capable(c, CAP_SETUID), ruid, euid);
+  if (e == 0)
+    uids_changed(c, &old);
+  return e;
 }
 
 int fake_cred_setregid(struct fake_cred *c, uint32_t rgid, uint32_t egid)
 {
-  return setre(&c->rgid, &c->egid, &c->sgid, &c->fsgid, privileged(c), rgid, egid);
+  return setre(&c->rgid, &c->egid, &c->sgid, &c->fsgid, capable(c, CAP_SETGID), rgid, egid);
 }
 
 static int setres(uint32_t *r, uint32_t *e, uint32_t *s, uint32_t *fs, bool priv, uint32_t nr,
@@ -131,27 +185,35 @@ static int setres(uint32_t *r, uint32_t *e, uint32_t *s, uint32_t *fs, bool priv
 
 int fake_cred_setresuid(struct fake_cred *c, uint32_t ruid, uint32_t euid, uint32_t suid)
 {
-  return setres(&c->ruid, &c->euid, &c->suid, &c->fsuid, privileged(c), ruid, euid, suid);
+  struct fake_cred old = *c;
+  int e = setres(&c->ruid, &c->euid, &c->suid, &c->fsuid, capable(c, CAP_SETUID), ruid, euid, suid);
+  if (e == 0)
+    uids_changed(c, &old);
+  return e;
 }
 
 int fake_cred_setresgid(struct fake_cred *c, uint32_t rgid, uint32_t egid, uint32_t sgid)
 {
-  return setres(&c->rgid, &c->egid, &c->sgid, &c->fsgid, privileged(c), rgid, egid, sgid);
+  return setres(&c->rgid, &c->egid, &c->sgid, &c->fsgid, capable(c, CAP_SETGID), rgid, egid, sgid);
 }
 
 uint32_t fake_cred_setfsuid(struct fake_cred *c, uint32_t fsuid)
 {
   uint32_t old = c->fsuid;
-  if (fsuid != NOCHANGE && (privileged(c) || fsuid == c->ruid || fsuid == c->euid ||
+  if (fsuid != NOCHANGE && (capable(c, CAP_SETUID) || fsuid == c->ruid || fsuid == c->euid ||
                             fsuid == c->suid || fsuid == c->fsuid))
     c->fsuid = fsuid;
+  if (old == 0 && c->fsuid != 0)
+    c->cap_eff &= ~CAP_FS_MASK;
+  else if (old != 0 && c->fsuid == 0)
+    c->cap_eff |= c->cap_prm & CAP_FS_MASK;
   return old;
 }
 
 uint32_t fake_cred_setfsgid(struct fake_cred *c, uint32_t fsgid)
 {
   uint32_t old = c->fsgid;
-  if (fsgid != NOCHANGE && (privileged(c) || fsgid == c->rgid || fsgid == c->egid ||
+  if (fsgid != NOCHANGE && (capable(c, CAP_SETGID) || fsgid == c->rgid || fsgid == c->egid ||
                             fsgid == c->sgid || fsgid == c->fsgid))
     c->fsgid = fsgid;
   return old;
@@ -165,7 +227,7 @@ static int cmp_u32(const void *a, const void *b)
 
 int fake_cred_setgroups(struct fake_cred *c, size_t n, const uint32_t *groups)
 {
-  if (!privileged(c))
+  if (!capable(c, CAP_SETGID))
     return EPERM;
   if (n > FAKE_CRED_NGROUPS_MAX)
     return EINVAL;
@@ -184,30 +246,39 @@ int fake_cred_setgroups(struct fake_cred *c, size_t n, const uint32_t *groups)
   return 0;
 }
 
-static uint64_t all_caps_mask(void)
-{
-  int last = 40; /* CAP_CHECKPOINT_RESTORE, if /proc says nothing */
-  FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
-  if (f != NULL) {
-    if (fscanf(f, "%d", &last) != 1 || last < 0 || last > 63)
-      last = 40;
-    fclose(f);
-  }
-  return last >= 63 ? UINT64_MAX : (UINT64_C(1) << (last + 1)) - 1;
-}
-
-static uint64_t cached_all_caps;
-
 void fake_cred_caps(const struct fake_cred *c, uint64_t *effective, uint64_t *permitted,
                     uint64_t *inheritable)
 {
-  if (cached_all_caps == 0)
-    cached_all_caps = all_caps_mask();
-  /* As the kernel does for uid 0 without SECBIT_NOROOT: permitted while any of r/e/s is 0,
-   * effective while euid is 0; inheritable stays empty. */
-  *effective = c->euid == 0 ? cached_all_caps : 0;
-  *permitted = (c->ruid == 0 || c->euid == 0 || c->suid == 0) ? cached_all_caps : 0;
-  *inheritable = 0;
+  *effective = c->cap_eff;
+  *permitted = c->cap_prm;
+  *inheritable = c->cap_inh;
+}
+
+int fake_cred_capset(struct fake_cred *c, uint64_t effective, uint64_t permitted,
+                     uint64_t inheritable)
+{
+  /* security/commoncap.c cap_capset; the bounding set is full. */
+  uint64_t inh_limit = c->cap_inh | (capable(c, CAP_SETPCAP) ? all_caps() : c->cap_prm);
+  if ((inheritable & ~inh_limit) != 0 || (permitted & ~c->cap_prm) != 0 ||
+      (effective & ~permitted) != 0)
+    return EPERM;
+  c->cap_eff = effective;
+  c->cap_prm = permitted;
+  c->cap_inh = inheritable;
+  return 0;
+}
+
+void fake_cred_exec(struct fake_cred *c)
+{
+  /* For root, file capability sets count as full (capabilities(7)); the file effective bit
+   * as set for euid 0. */
+  c->keepcaps = false;
+  if (c->ruid == 0 || c->euid == 0) {
+    c->cap_prm = all_caps();
+    c->cap_eff = c->euid == 0 ? c->cap_prm : 0;
+  } else {
+    c->cap_prm = c->cap_eff = 0;
+  }
 }
 
 /* --- the table --- */
@@ -318,8 +389,7 @@ static int put_ids(struct tracee *t, const uint64_t *addrs, const uint32_t *vals
 static void do_getgroups(struct fake_cred *c, const struct syscall_event *ev,
                          struct syscall_reply *r)
 {
-  if (!c->groups_faked)
-    return; /* the kernel's view */
+  if (!c->groups_faked) return; /* the kernel's view */
   int size = (int)ev->args[0];
   if (size < 0)
     return fail(r, EINVAL);
@@ -337,7 +407,7 @@ static void do_setgroups(struct fake_cred *c, const struct syscall_event *ev,
                          struct syscall_reply *r)
 {
   int size = (int)ev->args[0];
-  if (!privileged(c))
+  if (!capable(c, CAP_SETGID))
     return fail(r, EPERM);
   if (size < 0 || size > FAKE_CRED_NGROUPS_MAX)
     return fail(r, EINVAL);
@@ -361,34 +431,64 @@ static void do_setgroups(struct fake_cred *c, const struct syscall_event *ev,
   ret_status(r, e);
 }
 
-static void do_capget(struct fakefs_cred_table *tab, struct fake_cred *c,
-                      const struct syscall_event *ev, struct syscall_reply *r)
+/* The capget/capset header: the number of 32-bit words per set, or a negative errno (an
+ * unknown version: the preferred one is written back, as the kernel does). */
+static int cap_header(const struct syscall_event *ev, int32_t *pid)
 {
   struct {
     uint32_t version;
     int32_t pid;
   } hdr;
   if (tracee_read(ev->tracee, ev->args[0], &hdr, sizeof(hdr), NULL) < 0)
-    return fail(r, EFAULT);
-  int words;
+    return -EFAULT;
+  *pid = hdr.pid;
   if (hdr.version == CAP_V1)
-    words = 1;
-  else if (hdr.version == CAP_V2 || hdr.version == CAP_V3)
-    words = 2;
-  else {
-    /* Unknown version: tell the caller the preferred one (EINVAL, or 0 when only asking). */
-    uint32_t v = CAP_V3;
-    if (tracee_write(ev->tracee, ev->args[0], &v, sizeof(v), NULL) < 0)
-      return fail(r, EFAULT);
-    return ev->args[1] == 0 ? ret(r, 0) : fail(r, EINVAL);
+    return 1;
+  if (hdr.version == CAP_V2 || hdr.version == CAP_V3)
+    return 2;
+  uint32_t v = CAP_V3;
+  if (tracee_write(ev->tracee, ev->args[0], &v, sizeof(v), NULL) < 0)
+    return -EFAULT;
+  return -EINVAL;
+}
+
+/* Whether pid, as the caller gave it (0, or a number in its own pid namespace, which the
+ * supervisor's tids are not), names the caller itself. */
+static bool names_self(const struct syscall_event *ev, int32_t pid)
+{
+  if (pid == 0 || pid == tracee_tgid(ev->tracee) || pid == ev->tid)
+    return true;
+  char path[64], line[256];
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)ev->tid);
+  FILE *f = fopen(path, "re");
+  if (f == NULL)
+    return false;
+  bool self = false;
+  while (!self && fgets(line, sizeof(line), f) != NULL) {
+    if (strncmp(line, "NSpid:", 6) != 0 && strncmp(line, "NStgid:", 7) != 0)
+      continue;
+    /* The last number is the id in the innermost namespace, the caller's. */
+    char *last = strrchr(line, '\t');
+    self = last != NULL && strtol(last + 1, NULL, 10) == pid;
   }
-  if (ev->args[1] == 0)
-    return ret(r, 0);
-  if (hdr.pid < 0)
+  fclose(f);
+  return self;
+}
+
+static void do_capget(struct fakefs_cred_table *tab, struct fake_cred *c,
+                      const struct syscall_event *ev, struct syscall_reply *r)
+{
+  int32_t pid;
+  int words = cap_header(ev, &pid);
+  if (ev->args[1] == 0 && (words > 0 || words == -EINVAL))
+    return ret(r, 0); /* only asking for the version */
+  if (words < 0)
+    return fail(r, -words);
+  if (pid < 0)
     return fail(r, EINVAL);
   const struct fake_cred *who = c;
-  if (hdr.pid != 0 && hdr.pid != tracee_tgid(ev->tracee) && hdr.pid != ev->tid) {
-    const struct fake_cred *other = pidmap_get(&tab->map, hdr.pid);
+  if (!names_self(ev, pid)) {
+    const struct fake_cred *other = pidmap_get(&tab->map, pid);
     if (other != NULL)
       who = other;
   }
@@ -399,6 +499,41 @@ static void do_capget(struct fakefs_cred_table *tab, struct fake_cred *c,
   if (tracee_write(ev->tracee, ev->args[1], data, (size_t)words * 3 * sizeof(uint32_t), NULL) < 0)
     return fail(r, EFAULT);
   ret(r, 0);
+}
+
+static void do_capset(struct fake_cred *c, const struct syscall_event *ev, struct syscall_reply *r)
+{
+  int32_t pid;
+  int words = cap_header(ev, &pid);
+  if (words < 0)
+    return fail(r, -words);
+  if (!names_self(ev, pid))
+    return fail(r, EPERM); /* only one's own sets */
+  uint32_t data[2][3] = {{0}};
+  if (tracee_read(ev->tracee, ev->args[1], data, (size_t)words * 3 * sizeof(uint32_t), NULL) < 0)
+    return fail(r, EFAULT);
+  if (!tracee_call_valid(ev->tracee))
+    return fail(r, EINTR);
+  uint64_t set[3];
+  for (int k = 0; k < 3; k++)
+    set[k] = data[0][k] | (uint64_t)data[1][k] << 32;
+  ret_status(r, fake_cred_capset(c, set[0], set[1], set[2]));
+}
+
+/* prctl: only the options the filter lets through (PR_{GET,SET}_KEEPCAPS). */
+static void do_prctl(struct fake_cred *c, const struct syscall_event *ev, struct syscall_reply *r)
+{
+  switch (ev->args[0]) {
+  case PR_GET_KEEPCAPS:
+    return ret(r, c->keepcaps);
+  case PR_SET_KEEPCAPS:
+    if (ev->args[1] > 1)
+      return fail(r, EINVAL);
+    c->keepcaps = ev->args[1] == 1;
+    return ret(r, 0);
+  default:
+    return; /* the kernel's */
+  }
 }
 
 static void cred_handler(void *ctx, const struct syscall_event *ev, struct syscall_reply *r)
@@ -447,7 +582,12 @@ static void cred_handler(void *ctx, const struct syscall_event *ev, struct sysca
   case SYSCALL_CAPGET:
     return do_capget(tab, c, ev, r);
   case SYSCALL_CAPSET:
-    return ret(r, 0); /* accepted, not modelled */
+    return do_capset(c, ev, r);
+  case SYSCALL_PRCTL:
+    return do_prctl(c, ev, r);
+  case SYSCALL_EXECVE:
+  case SYSCALL_EXECVEAT:
+    return fake_cred_exec(c); /* and the kernel runs it */
   default:
     return;
   }
@@ -475,6 +615,9 @@ bool fakefs_cred_handles(enum syscall_id id)
   case SYSCALL_GETGROUPS:
   case SYSCALL_CAPGET:
   case SYSCALL_CAPSET:
+  case SYSCALL_PRCTL:
+  case SYSCALL_EXECVE:
+  case SYSCALL_EXECVEAT:
     return true;
   default:
     return false;

@@ -14,11 +14,16 @@
  * shows; under `guise fake`, the caller's host groups, as under fakeroot).  After a setgroups
  * by a faked root they are faked, and inherited.
  *
- * Rules follow credentials(7), setresuid(2), setfsuid(2), capabilities(7): "privileged" means
- * faked euid 0 (the faked effective capability set is full exactly then).  Per-thread fsuid is
- * kept per thread group too (glibc does not broadcast setfsuid; a documented difference).
- * execve does not reset saved ids here (the kernel copies euid to suid and fsuid on exec; no
- * workload was found to depend on it). */
+ * Rules follow credentials(7), setresuid(2), setfsuid(2), capabilities(7).  The effective,
+ * permitted and inheritable capability sets are modelled: uid changes clear them as the kernel
+ * does (permitted kept after PR_SET_KEEPCAPS, which prctl sets in the faked state: setpriv,
+ * libcap-ng and daemons drop to a user this way and then still setresgid), capset changes them
+ * within the kernel's limits, and exec recomputes them for root or clears them (file
+ * capabilities and ambient sets are not modelled; exec is seen at entry, so an exec that fails
+ * recomputes them too).  set*uid needs CAP_SETUID, set*gid and setgroups CAP_SETGID in the
+ * faked effective set.  Per-thread fsuid is kept per thread group too (glibc does not broadcast
+ * setfsuid; a documented difference).  execve does not reset saved ids here (the kernel copies
+ * euid to suid and fsuid on exec; no workload was found to depend on it). */
 #ifndef GUISE_FAKEFS_CRED_H
 #define GUISE_FAKEFS_CRED_H
 
@@ -35,7 +40,9 @@
 struct fake_cred {
   uint32_t ruid, euid, suid, fsuid;
   uint32_t rgid, egid, sgid, fsgid;
-  bool groups_faked; /* false: getgroups shows the kernel's view */
+  uint64_t cap_eff, cap_prm, cap_inh; /* capability sets, bit N = capability N */
+  bool keepcaps;                      /* PR_SET_KEEPCAPS */
+  bool groups_faked;                  /* false: getgroups shows the kernel's view */
   size_t ngroups;
   uint32_t *groups; /* ngroups entries (owned) */
 };
@@ -51,7 +58,7 @@ void fakefs_cred_table_free(struct fakefs_cred_table *tab);
 const struct fake_cred *fakefs_cred_of(struct fakefs_cred_table *tab, struct tracee *t);
 
 /* Register the credential handlers (set*id, get*id, getres*id, setgroups, getgroups, capget,
- * capset) in p, with tab as their handler_ctx. */
+ * capset, prctl's keepcaps, execve) in p, with tab as their handler_ctx. */
 void fakefs_cred_register(struct tracer_policy *p, struct fakefs_cred_table *tab);
 /* Whether id is one of the calls fakefs_cred_register installs. */
 bool fakefs_cred_handles(enum syscall_id id);
@@ -76,6 +83,12 @@ int fake_cred_setgroups(struct fake_cred *c, size_t n, const uint32_t *groups);
 /* Faked capability sets as capget reports them (bit masks over 64 capabilities). */
 void fake_cred_caps(const struct fake_cred *c, uint64_t *effective, uint64_t *permitted,
                     uint64_t *inheritable);
+/* capset(2) of the caller's own sets: EPERM beyond what the kernel allows. */
+int fake_cred_capset(struct fake_cred *c, uint64_t effective, uint64_t permitted,
+                     uint64_t inheritable);
+/* execve: capabilities recomputed (full for root, effective only for euid 0; none otherwise),
+ * keepcaps cleared. */
+void fake_cred_exec(struct fake_cred *c);
 /* The initial (root) state; copy with fake_cred_copy, release with fake_cred_clear. */
 void fake_cred_init_root(struct fake_cred *c);
 int fake_cred_copy(struct fake_cred *dst, const struct fake_cred *src);

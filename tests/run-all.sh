@@ -14,7 +14,13 @@
 #   GUISE_TEST_FILTER         only integration tests whose function name matches this regex
 #   GUISE_TEST_FILES          only these integration files (space separated basenames)
 #   GUISE_TEST_FILE_TIMEOUT   seconds per integration file (default 600)
-#   GUISE_TEST_KEEP=1         keep the run directory and failed tests' temp dirs
+#   GUISE_TEST_KEEP=1         keep the run directory, failed tests' temp dirs and root requests
+#
+# Root verification phase: a test can leave a request (lib.sh's request_root_verify: an OCI
+# layout guise pushed, and a root-made listing to compare with); after the test file's
+# unprivileged run, tests/setup/root-verify.sh, as root, unpacks it with umoci into its own
+# temp dir and compares (one case `root-verify/FILE.NAME` per request; skipped when this
+# script is not root).
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 2
@@ -72,6 +78,29 @@ run_unit_tests() {
   fi
 }
 
+# root_verify RUN FILE AS_ROOT: the root verification phase for the requests FILE's tests left.
+root_verify() {
+  local run=$1 prefix=$2 as_root=$3 req name before status
+  for req in "$run/root-requests/$prefix".*; do
+    [ -d "$req" ] || continue
+    name=root-verify/${req##*/}
+    if [ "$as_root" -ne 1 ]; then
+      echo "skip - $name: not root (umoci must unpack as real root: run tests/run-all.sh as root)"
+      echo "skip $name" >>"$run/results"
+    else
+      echo "# $name: umoci unpack as root"
+      before=$(wc -l <"$run/results")
+      timeout --kill-after=10 900 bash tests/setup/root-verify.sh "$req" "$run/helpers/treelist"
+      status=$?
+      if [ "$(wc -l <"$run/results")" -eq "$before" ]; then
+        echo "FAIL - $name: root-verify.sh ended (status $status) without a result"
+        echo "FAIL $name" >>"$run/results"
+      fi
+    fi
+    [ "${GUISE_TEST_KEEP:-}" = 1 ] || rm -rf --one-file-system "$req"
+  done
+}
+
 run_integration_tests() {
   local guise=${GUISE_BIN:-build/asan/guise}
   if [ ! -x "$guise" ]; then
@@ -105,6 +134,10 @@ run_integration_tests() {
       echo "FAIL - integration: making the rpm repository, base and root references failed"
       count FAIL "integration: rpm repository"
     }
+    bash tests/setup/special.sh build/helpers/treelist || {
+      echo "FAIL - integration: making the special-file image failed"
+      count FAIL "integration: special-file image"
+    }
   else
     echo "# not root: integration tests run as $(id -un), not $user"
     [ -r "${GUISE_TEST_CACHE:-/var/cache/guise-tests}/busybox.tar" ] ||
@@ -122,7 +155,8 @@ run_integration_tests() {
   fi
   run=$(mktemp -d "$base/guise-itest.XXXXXX")
   chmod 755 "$run"
-  mkdir -p "$run/bin" "$run/helpers" "$run/integration" "$run/setup" "$run/fixtures" "$run/tmp"
+  mkdir -p "$run/bin" "$run/helpers" "$run/integration" "$run/setup" "$run/fixtures" "$run/tmp" \
+    "$run/root-requests"
   cp "$guise" "$run/bin/guise"
   cp "$guise-full" "$run/bin/guise-full" # the image commands (see cli/main.c)
   cp build/helpers/* "$run/helpers/" 2>/dev/null || true
@@ -132,19 +166,20 @@ run_integration_tests() {
   chmod -R a+rX "$run"
   : >"$run/results"
   if [ $as_root -eq 1 ]; then
-    chown "$user:" "$run/tmp" "$run/results"
-    chmod 700 "$run/tmp"
+    chown "$user:" "$run/tmp" "$run/results" "$run/root-requests"
+    chmod 700 "$run/tmp" "$run/root-requests"
   fi
 
   export GUISE="$run/bin/guise" GUISE_HELPERS="$run/helpers" GUISE_FIXTURES="$run/fixtures"
   export GUISE_TEST_CACHE=${GUISE_TEST_CACHE:-/var/cache/guise-tests}
-  export GUISE_TEST_RESULTS="$run/results" TMPDIR="$run/tmp"
+  export GUISE_TEST_RESULTS="$run/results" TMPDIR="$run/tmp" GUISE_TEST_ROOT_REQUESTS="$run/root-requests"
   # Leaks count: LeakSanitizer works for the unprivileged test user, also inside a user and
   # pid namespace (checked with unshare -Ur --pid), so detect_leaks=0 is not needed.
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
   export GUISE_TEST_PASSENV="GUISE GUISE_HELPERS GUISE_FIXTURES GUISE_TEST_CACHE GUISE_TEST_RESULTS
-    TMPDIR ASAN_OPTIONS UBSAN_OPTIONS GUISE_TEST_FILTER GUISE_TEST_KEEP GUISE_TEST_TIMEOUT"
+    TMPDIR ASAN_OPTIONS UBSAN_OPTIONS GUISE_TEST_FILTER GUISE_TEST_KEEP GUISE_TEST_TIMEOUT
+    GUISE_TEST_ROOT_REQUESTS"
   local runner=$user
   [ $as_root -eq 1 ] || runner=$(id -un)
   echo "# integration tests: $GUISE (from $guise) as $runner"
@@ -173,6 +208,7 @@ run_integration_tests() {
     fi
     [ "$after" -gt "$before" ] || [ $status -ne 0 ] ||
       echo "# $base defined no test (or all were filtered out)"
+    root_verify "$run" "${base%.sh}" $as_root
   done
 
   local result name

@@ -109,6 +109,11 @@ static int add_rules(scmp_filter_ctx ctx, uint32_t action, int nr, enum syscall_
       r = add(ctx, action, nr, 1, SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, S_IFMT, S_IFBLK));
     return r;
   }
+  case SYSCALL_PRCTL: /* the credential options fakefs/cred.c models, not every prctl */
+    r = add(ctx, action, nr, 1, SCMP_CMP(0, SCMP_CMP_EQ, PR_SET_KEEPCAPS));
+    if (r == 0)
+      r = add(ctx, action, nr, 1, SCMP_CMP(0, SCMP_CMP_EQ, PR_GET_KEEPCAPS));
+    return r;
   case SYSCALL_UNSHARE:
     r = add(ctx, action, nr, 1, SCMP_CMP(0, SCMP_CMP_MASKED_EQ, CLONE_NEWNS, CLONE_NEWNS));
     if (r == 0)

@@ -19,7 +19,7 @@
   X(SETRESUID, setresuid) X(SETRESGID, setresgid) X(SETFSUID, setfsuid) X(SETFSGID, setfsgid)      \
   X(SETGROUPS, setgroups) X(GETUID, getuid) X(GETEUID, geteuid) X(GETGID, getgid)                  \
   X(GETEGID, getegid) X(GETRESUID, getresuid) X(GETRESGID, getresgid) X(GETGROUPS, getgroups)      \
-  X(CAPGET, capget) X(CAPSET, capset)                                                              \
+  X(CAPGET, capget) X(CAPSET, capset) X(PRCTL, prctl) /* PR_{GET,SET}_KEEPCAPS only */            \
   /* xattrs */                                                                                     \
   X(SETXATTR, setxattr) X(LSETXATTR, lsetxattr) X(FSETXATTR, fsetxattr)                            \
   X(SETXATTRAT, setxattrat) X(GETXATTR, getxattr) X(LGETXATTR, lgetxattr)                          \

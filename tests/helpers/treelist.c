@@ -1,5 +1,6 @@
-/* treelist ROOT: one line per file under ROOT, sorted by the caller, describing the metadata a
- * root-made tree must match: "path type mode uid:gid [rdev] [-> target] [cap=hex]".
+/* treelist [-n] ROOT: one line per file under ROOT, sorted by the caller, describing the metadata
+ * a root-made tree must match: "path type mode uid:gid [rdev] [-> target] [cap=hex]"; with -n,
+ * " nlink=N" ends the line of a non-directory with more than one link (hard links kept).
  * Static, so that it runs inside any container and sees that container's (faked) view. */
 #include <ftw.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 static size_t root_len;
+static int show_nlink;
 
 static int visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -42,14 +44,21 @@ static int visit(const char *path, const struct stat *st, int flag, struct FTW *
     for (ssize_t i = 0; i < n; i++)
       printf("%02x", cap[i]);
   }
+  if (show_nlink && type != 'd' && st->st_nlink > 1)
+    printf(" nlink=%lu", (unsigned long)st->st_nlink);
   putchar('\n');
   return 0;
 }
 
 int main(int argc, char **argv)
 {
+  if (argc == 3 && strcmp(argv[1], "-n") == 0) {
+    show_nlink = 1;
+    argv++;
+    argc--;
+  }
   if (argc != 2) {
-    fprintf(stderr, "usage: treelist ROOT\n");
+    fprintf(stderr, "usage: treelist [-n] ROOT\n");
     return 2;
   }
   const char *root = argv[1];

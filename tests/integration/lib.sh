@@ -234,15 +234,18 @@ fixture_rootfs_faked() {
   printf '%s\n' "$dir"
 }
 
-# tarball_image TARBALL NAME: build localhost/NAME:latest in ./store from a root filesystem
-# tarball (FROM scratch, ADD, CMD bash), in the build context ./NAME.
+# tarball_image TARBALL NAME [GUISE-BUILD-OPTIONS...]: `guise build` the image NAME of a root
+# filesystem tarball (FROM scratch, ADD, CMD bash), in a fresh build context under ./.
 tarball_image() {
-  mkdir "$2"
+  local tarball=$1 name=$2 ctx
+  shift 2
+  ctx=$(mktemp -d "$TEST_TMP/image-ctx.XXXXXX")
   # A hard link where the filesystem allows (the fixtures are hundreds of MB), else a copy.
-  ln "$1" "$2/base.tar" 2>/dev/null || cp "$1" "$2/base.tar"
-  printf 'FROM scratch\nADD base.tar /\nCMD ["bash"]\n' >"$2/Containerfile"
-  GUISE_TEST_TIMEOUT=300 run_guise build -q --root store -t "$2" "$2"
+  ln "$tarball" "$ctx/base.tar" 2>/dev/null || cp "$tarball" "$ctx/base.tar"
+  printf 'FROM scratch\nADD base.tar /\nCMD ["bash"]\n' >"$ctx/Containerfile"
+  GUISE_TEST_TIMEOUT=300 run_guise build -q "$@" -t "$name" "$ctx"
   assert_status 0
+  rm -rf "$ctx"
 }
 
 # helper NAME: path of a static helper program; skip if it was not built.
@@ -277,46 +280,84 @@ serve_dir() {
   fail "the HTTP server did not start: $(cat http.log)"
 }
 
-# Paths whose metadata legitimately differs between two installs, or that the runtime provides.
-# (Lines are "PATH TYPE MODE ..." as build/helpers/treelist prints them; the runtime's mount
-# points are not in the container's tree.)
-TREE_VOLATILE='^/(proc|sys|dev|run|tmp)[/ ]|^/var/(log|cache)[/ ]|^/var/lib/apt/lists[/ ]|^/etc/ld\.so\.cache |^[^ ]*(-|-old|machine-id) |^/etc/(hostname|hosts|resolv\.conf) |^/treelist '
+# The apt acceptance install (tests/setup/aptrepo.sh made its repository and the listing of the
+# same install done as real root).
+APT_PACKAGES="cron dbus sudo man-db iputils-ping fuse3 openssh-server tcpdump"
+APT_REPO=$GUISE_TEST_CACHE/aptrepo
+APT_REFERENCE=$GUISE_TEST_CACHE/apt-reference.txt
 
-# compare_tree FILE REFERENCE: compare a treelist output with a reference one outside volatile
-# paths; prints the differences, sets $DIFFS to their number.
-compare_tree() {
-  LC_ALL=C sort "$1" | grep -Ev "$TREE_VOLATILE" >got.txt || true
-  grep -Ev "$TREE_VOLATILE" "$2" >want.txt || true
-  diff want.txt got.txt >diff.txt || true
-  DIFFS=$(grep -c '^[<>]' diff.txt || true)
-  echo "differences from the root install (outside volatile paths): $DIFFS"
-  head -40 diff.txt
+# serve_apt_repo: serve $APT_REPO on a free loopback port (skip when it was not made); sets $PORT.
+serve_apt_repo() {
+  [ -r "$APT_REFERENCE" ] || skip "no local apt repository (sudo bash tests/setup/aptrepo.sh build/helpers/treelist)"
+  serve_dir "$APT_REPO"
 }
 
-# ---- a registry (test_images_*.sh) ----------------------------------------------------------
-
-# tests/setup/registry.sh: next to the repository's tests, or copied next to this file's dir.
-REGISTRY_SH=${GUISE_REGISTRY_SH:-$_lib_dir/../setup/registry.sh}
-
-# registry_up [USER:PASS]: a registry with busybox:latest; sets PORT, REG, and a store in
-# GUISE_ROOT; everything is stopped and removed when the test ends.
-registry_up() {
-  [ -r "$REGISTRY_SH" ] || skip "tests/setup/registry.sh not found ($REGISTRY_SH)"
-  local tool
+# start_registry [USER:PASS]: a loopback registry (tests/setup/registry.sh, whose functions
+# are then defined), stopped when the test ends; sets PORT and REG (127.0.0.1:PORT).
+start_registry() {
+  local registry_sh=${GUISE_REGISTRY_SH:-$_lib_dir/../setup/registry.sh} tool
+  [ -r "$registry_sh" ] || skip "tests/setup/registry.sh not found ($registry_sh)"
   for tool in docker-registry skopeo umoci python3; do
     command -v "$tool" >/dev/null || [ -x "/usr/bin/$tool" ] ||
       skip "$tool missing (apt-get install docker-registry skopeo umoci)"
   done
-  [ -r "$GUISE_TEST_CACHE/busybox.tar" ] || skip "fixture busybox.tar missing"
-  . "$REGISTRY_SH"
+  . "$registry_sh"
   PORT=$(registry_start "$TEST_TMP/reg" "${1:-}") || fail "registry did not start"
   on_exit registry_stop "$TEST_TMP/reg"
   REG=127.0.0.1:$PORT
+}
+
+# Paths whose metadata legitimately differs between two installs, or that the runtime provides.
+# (Lines are "PATH TYPE MODE ..." as build/helpers/treelist prints them; the runtime's mount
+# points are not in the container's tree.)
+TREE_VOLATILE='^/(proc|sys|dev|run|tmp)[/ ]|^/var/log[/ ]|^/var/cache/apt[/ ]|^/var/lib/apt/lists[/ ]|^/etc/ld\.so\.cache |^[^ ]*(-|-old|machine-id) |^/etc/(hostname|hosts|resolv\.conf) |^/treelist '
+
+# compare_tree FILE REFERENCE [EXCLUDE]: compare a treelist output with a sorted reference one,
+# leaving out the lines that match the extended regex EXCLUDE (default: the volatile paths);
+# prints the differences, sets $DIFFS to their number.
+compare_tree() {
+  local exclude=${3:-$TREE_VOLATILE}
+  LC_ALL=C sort "$1" | grep -Ev "$exclude" >got.txt || true
+  grep -Ev "$exclude" "$2" >want.txt || true
+  diff want.txt got.txt >diff.txt || true
+  DIFFS=$(grep -c '^[<>]' diff.txt || true)
+  echo "differences from ${2##*/}$([ -n "${3:-}" ] || echo ' (outside volatile paths)'): $DIFFS"
+  head -40 diff.txt
+}
+
+# registry_up [USER:PASS]: start_registry with busybox:latest pushed (umoci + skopeo), and a
+# store in GUISE_ROOT; everything is stopped and removed when the test ends.
+registry_up() {
+  [ -r "$GUISE_TEST_CACHE/busybox.tar" ] || skip "fixture busybox.tar missing"
+  start_registry "${1:-}"
   registry_push_rootfs "$PORT" "$GUISE_TEST_CACHE/busybox.tar" "$TEST_TMP" busybox "${1:-}" >/dev/null ||
     fail "could not push the busybox fixture"
   export GUISE_ROOT=$TEST_TMP/store
   export XDG_RUNTIME_DIR=$TEST_TMP/run
   mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+}
+
+# request_root_verify NAME LAYOUT TAG REFERENCE exact|volatile: have the image LAYOUT:TAG (an
+# OCI layout directory, moved into the request) unpacked by umoci as real root once this file's
+# tests are done, and its treelist compared with REFERENCE, a root-made listing in
+# $GUISE_TEST_CACHE: every line with `treelist -n` (exact), or outside TREE_VOLATILE without
+# (volatile).  tests/run-all.sh does it (tests/setup/root-verify.sh) and reports
+# root-verify/FILE.NAME; as another user than root it reports a skip.
+request_root_verify() {
+  local name=$1 layout=$2 tag=$3 reference=$4 mode=$5
+  if [ -z "${GUISE_TEST_ROOT_REQUESTS:-}" ]; then
+    note "no root verification of $name (only tests/run-all.sh does it)"
+    return 0
+  fi
+  local req
+  req=$GUISE_TEST_ROOT_REQUESTS/$(basename "$0" .sh).$name
+  [ ! -e "$req" ] || fail "root verification $name requested twice"
+  mkdir "$req"
+  mv "$layout" "$req/layout"
+  printf '%s' "$tag" >"$req/tag"
+  printf '%s' "$reference" >"$req/reference"
+  printf '%s' "$mode" >"$req/mode"
+  note "root verification of $name requested"
 }
 
 # ---- the runner ----------------------------------------------------------------------------

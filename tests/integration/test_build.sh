@@ -456,9 +456,7 @@ test_errors_tag_nothing() {
 # The main job: an unprivileged Debian build with apt, FROM an image in the store; setuid bits,
 # group owners and file capabilities end up in the layer.
 test_debian_apt_build() {
-  local tarball
-  tarball=$(_fixture_tarball bookworm)
-  tarball_image "$tarball" debian-base
+  tarball_image "$(_fixture_tarball bookworm)" debian-base --root store
   mkdir ctx
   cat >ctx/Containerfile <<'CF'
 FROM debian-base AS deb

@@ -81,7 +81,7 @@ compare_to_root() {
 build_scenario() {
   [ -r "$GUISE_TEST_CACHE/rpm-reference-$1.txt" ] ||
     skip "no rpm repository and base (sudo bash tests/setup/rpmrepo.sh build/helpers/treelist)"
-  tarball_image "$GUISE_TEST_CACHE/rpm-base.tar" rpm-base
+  tarball_image "$GUISE_TEST_CACHE/rpm-base.tar" rpm-base --root store
   mkdir ctx
   cp -r "$REPO" ctx/repo
   {

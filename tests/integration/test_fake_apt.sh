@@ -5,29 +5,14 @@
 # equal the same install done as real root (tests/setup/aptrepo.sh) outside volatile paths.
 . "$(dirname "$0")/lib.sh"
 
-PACKAGES="cron dbus sudo man-db iputils-ping fuse3 openssh-server tcpdump"
-REPO=$GUISE_TEST_CACHE/aptrepo
-REFERENCE=$GUISE_TEST_CACHE/apt-reference.txt
-
-# serve_repo: a static HTTP server for $REPO on a free loopback port; sets $PORT.
-serve_repo() {
-  [ -r "$REFERENCE" ] || skip "no local apt repository (sudo bash tests/setup/aptrepo.sh build/helpers/treelist)"
-  serve_dir "$REPO"
-}
-
-# compare_to_reference FILE: prints the differences, sets $DIFFS to their number.
-compare_to_reference() {
-  compare_tree "$1" "$REFERENCE"
-}
-
 install_with_guise() {
   rootfs=$1
   echo "deb [trusted=yes] http://127.0.0.1:$PORT/ ./" >"$rootfs/etc/apt/sources.list"
-  GUISE_TEST_TIMEOUT=900 run_in "$rootfs" "apt-get update -q && apt-get install -y -q $PACKAGES" "${@:2}"
+  GUISE_TEST_TIMEOUT=900 run_in "$rootfs" "apt-get update -q && apt-get install -y -q $APT_PACKAGES" "${@:2}"
 }
 
 test_apt_install_matches_root() {
-  serve_repo
+  serve_apt_repo
   treelist=$(helper treelist)
   rootfs=$(fixture_rootfs_faked bookworm)
   install_with_guise "$rootfs"
@@ -35,7 +20,7 @@ test_apt_install_matches_root() {
   run_guise run -v "$treelist:/treelist:ro" --rootfs "$rootfs" -- /treelist /
   assert_status 0
   printf '%s\n' "$OUT" >tree.txt
-  compare_to_reference tree.txt
+  compare_tree tree.txt "$APT_REFERENCE"
   note "$DIFFS differences from the root install"
   assert_eq 0 "$DIFFS" "differences from the root install"
   run_guise db --rootfs "$rootfs" check
@@ -43,10 +28,10 @@ test_apt_install_matches_root() {
 }
 
 test_killed_supervisor_during_apt() {
-  serve_repo
+  serve_apt_repo
   rootfs=$(fixture_rootfs_faked bookworm)
   echo "deb [trusted=yes] http://127.0.0.1:$PORT/ ./" >"$rootfs/etc/apt/sources.list"
-  start_guise run --rootfs "$rootfs" -- sh -c "apt-get update -q && apt-get install -y -q $PACKAGES"
+  start_guise run --rootfs "$rootfs" -- sh -c "apt-get update -q && apt-get install -y -q $APT_PACKAGES"
   # Kill it in the middle of unpacking (dpkg is running), not before.
   wait_for_file "$TEST_TMP/bg.out" "Unpacking " 600
   pkill -KILL -P "$GUISE_PID" -x guise-fakefs || fail "no supervisor to kill"
@@ -56,12 +41,12 @@ test_killed_supervisor_during_apt() {
   run_guise db --rootfs "$rootfs" check
   assert_status 0
   # dpkg was interrupted: the rerun must finish what it left (as apt tells a root user to).
-  GUISE_TEST_TIMEOUT=900 run_in "$rootfs" "dpkg --configure -a; apt-get install -y -q $PACKAGES"
+  GUISE_TEST_TIMEOUT=900 run_in "$rootfs" "dpkg --configure -a; apt-get install -y -q $APT_PACKAGES"
   assert_status 0
   run_guise run -v "$(helper treelist):/treelist:ro" --rootfs "$rootfs" -- /treelist /
   assert_status 0
   printf '%s\n' "$OUT" >tree.txt
-  compare_to_reference tree.txt
+  compare_tree tree.txt "$APT_REFERENCE"
   assert_eq 0 "$DIFFS" "differences from the root install after the rerun"
 }
 

@@ -37,6 +37,19 @@ test_set_ids_faked() {
 65534:65534" "$OUT" "ids after setgroups/setresgid then setresuid, and a file created then"
 }
 
+# One setpriv doing both (uid first, then gid: it keeps its capabilities across the uid change
+# with PR_SET_KEEPCAPS and capset, as man-db's postinst relies on); after exec, no way back.
+test_keepcaps_drop_like_root() {
+  rootfs=$(fixture_rootfs bookworm)
+  run_in "$rootfs" 'setpriv --reuid 65534 --regid 65534 --init-groups -- sh -c "id -u; id -G; touch /tmp/mine; stat -c %u:%g /tmp/mine; setpriv --reuid 0 true 2>&1 || echo refused"'
+  assert_status 0
+  assert_eq "65534
+65534
+65534:65534
+setpriv: setresuid failed: Operation not permitted
+refused" "$OUT" "ids, a file's owner, and getting root back"
+}
+
 test_no_fake_fails_like_the_kernel() {
   rootfs=$(fixture_rootfs busybox)
   run_in "$rootfs" 'touch /f; chown 12:34 /f' --no-fake

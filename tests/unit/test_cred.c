@@ -177,6 +177,84 @@ static void test_apt_sequence(void **state)
   fake_cred_clear(&c);
 }
 
+/* util-linux setpriv --reuid man --regid man --init-groups (man-db's postinst): keepcaps,
+ * setresuid, capset to raise the kept effective set again, setresgid, setgroups; then exec. */
+static void test_keepcaps_setpriv_sequence(void **state)
+{
+  struct fake_cred c;
+  uint64_t e, p, i, all;
+  const uint32_t man = 6, mangrp = 12;
+  fake_cred_init_root(&c);
+  fake_cred_caps(&c, &all, &p, &i);
+  c.keepcaps = true; /* prctl(PR_SET_KEEPCAPS, 1) */
+  assert_int_equal(fake_cred_setresuid(&c, man, man, man), 0);
+  fake_cred_caps(&c, &e, &p, &i);
+  assert_int_equal(e, 0);   /* euid left 0 */
+  assert_true(p == all);    /* kept */
+  assert_int_equal(fake_cred_setresgid(&c, mangrp, mangrp, mangrp), EPERM); /* not effective */
+  assert_int_equal(fake_cred_capset(&c, all, all, 0), 0);
+  assert_int_equal(fake_cred_setresgid(&c, mangrp, mangrp, mangrp), 0);
+  assert_int_equal(fake_cred_setgroups(&c, 1, &mangrp), 0);
+  assert_int_equal(c.fsgid, mangrp);
+  /* The exec of mandb as man: no capabilities, keepcaps gone, root cannot be had back. */
+  fake_cred_exec(&c);
+  fake_cred_caps(&c, &e, &p, &i);
+  assert_int_equal(e, 0);
+  assert_int_equal(p, 0);
+  assert_false(c.keepcaps);
+  assert_int_equal(fake_cred_setuid(&c, 0), EPERM);
+  fake_cred_clear(&c);
+
+  /* Without keepcaps the same drop loses the permitted set: capset cannot raise anything. */
+  fake_cred_init_root(&c);
+  assert_int_equal(fake_cred_setresuid(&c, man, man, man), 0);
+  fake_cred_caps(&c, &e, &p, &i);
+  assert_int_equal(p, 0);
+  assert_int_equal(fake_cred_capset(&c, all, all, 0), EPERM);
+  assert_int_equal(fake_cred_setresgid(&c, mangrp, mangrp, mangrp), EPERM);
+  fake_cred_clear(&c);
+}
+
+static void test_capset_limits_and_exec(void **state)
+{
+  struct fake_cred c;
+  uint64_t e, p, i, all;
+  const uint64_t setuid_bit = UINT64_C(1) << 7, chown_bit = 1;
+  fake_cred_init_root(&c);
+  fake_cred_caps(&c, &all, &p, &i);
+  /* Dropping CAP_SETUID from the effective set makes root unable to change uids. */
+  assert_int_equal(fake_cred_capset(&c, all & ~setuid_bit, all, 0), 0);
+  assert_int_equal(fake_cred_setuid(&c, 5), EPERM);
+  /* effective must stay within permitted, permitted can only shrink. */
+  assert_int_equal(fake_cred_capset(&c, all, all & ~setuid_bit, 0), EPERM);
+  assert_int_equal(fake_cred_capset(&c, chown_bit, chown_bit, 0), 0);
+  assert_int_equal(fake_cred_capset(&c, chown_bit, all, 0), EPERM);
+  /* Inheritable: within permitted (no CAP_SETPCAP in effective now). */
+  assert_int_equal(fake_cred_capset(&c, chown_bit, chown_bit, setuid_bit), EPERM);
+  assert_int_equal(fake_cred_capset(&c, chown_bit, chown_bit, chown_bit), 0);
+  /* exec as root: everything again (file sets count as full for root). */
+  fake_cred_exec(&c);
+  fake_cred_caps(&c, &e, &p, &i);
+  assert_true(e == all && p == all);
+  assert_int_equal(i, chown_bit);
+  /* seteuid(1000), fsuid follows: effective empty; back to 0: effective = permitted. */
+  assert_int_equal(fake_cred_setresuid(&c, N, 1000, N), 0);
+  fake_cred_caps(&c, &e, &p, &i);
+  assert_int_equal(e, 0);
+  assert_int_equal(fake_cred_setresuid(&c, N, 0, N), 0);
+  fake_cred_caps(&c, &e, &p, &i);
+  assert_true(e == all);
+  /* setfsuid away from 0 clears the file capabilities from the effective set. */
+  fake_cred_setfsuid(&c, 1000);
+  fake_cred_caps(&c, &e, &p, &i);
+  assert_int_equal(e & chown_bit, 0);
+  assert_true((e & setuid_bit) != 0);
+  fake_cred_setfsuid(&c, 0);
+  fake_cred_caps(&c, &e, &p, &i);
+  assert_true(e == all);
+  fake_cred_clear(&c);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -184,6 +262,8 @@ int main(void)
       cmocka_unit_test(test_seteuid_and_back),   cmocka_unit_test(test_setreuid_saved_rule),
       cmocka_unit_test(test_setfsuid),           cmocka_unit_test(test_setgroups),
       cmocka_unit_test(test_caps),               cmocka_unit_test(test_apt_sequence),
+      cmocka_unit_test(test_keepcaps_setpriv_sequence),
+      cmocka_unit_test(test_capset_limits_and_exec),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
