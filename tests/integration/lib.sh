@@ -188,19 +188,21 @@ run_in() {
 
 # ---- fixtures ------------------------------------------------------------------------------
 
-# fixture_rootfs busybox|bookworm: extract a cached rootfs into a fresh directory under
+# fixture_rootfs busybox|bookworm|debootstrap-host: extract a cached rootfs into a fresh directory under
 # $TEST_TMP and print its path.  Every file is then owned by the test user, who is root inside
 # the container.  Use as `rootfs=$(fixture_rootfs busybox)` (not with `local`, whose status
 # would hide a skip or failure).
-# _fixture_tarball busybox|bookworm: the cached tarball's path (skip when it is missing).
+# _fixture_tarball NAME: the cached tarball's path (skip when it is missing).
 _fixture_tarball() {
   local tarball
   case "$1" in
   busybox) tarball=$GUISE_TEST_CACHE/busybox.tar ;;
   bookworm) tarball=$GUISE_TEST_CACHE/bookworm-minbase.tar ;;
+  # bookworm with debootstrap installed (tests/setup/debootstrap-repo.sh)
+  debootstrap-host) tarball=$GUISE_TEST_CACHE/debootstrap-host.tar ;;
   *) fail "unknown fixture '$1'" ;;
   esac
-  [ -r "$tarball" ] || skip "fixture $tarball missing (run tests/setup/fixtures.sh as root)"
+  [ -r "$tarball" ] || skip "fixture $tarball missing (run tests/setup/fixtures.sh or debootstrap-repo.sh as root)"
   printf '%s\n' "$tarball"
 }
 
@@ -270,11 +272,13 @@ serve_dir() {
 # points are not in the container's tree.)
 TREE_VOLATILE='^/(proc|sys|dev|run|tmp)[/ ]|^/var/(log|cache)[/ ]|^/var/lib/apt/lists[/ ]|^/etc/ld\.so\.cache |^[^ ]*(-|-old|machine-id) |^/etc/(hostname|hosts|resolv\.conf) |^/treelist '
 
-# compare_tree FILE REFERENCE: compare a treelist output with a reference one outside volatile
-# paths; prints the differences, sets $DIFFS to their number.
+# compare_tree FILE REFERENCE [VOLATILE]: compare a treelist output with a reference one outside
+# volatile paths (an extended regex over the lines, default $TREE_VOLATILE); prints the
+# differences, sets $DIFFS to their number.
 compare_tree() {
-  LC_ALL=C sort "$1" | grep -Ev "$TREE_VOLATILE" >got.txt || true
-  grep -Ev "$TREE_VOLATILE" "$2" >want.txt || true
+  local volatile=${3:-$TREE_VOLATILE}
+  LC_ALL=C sort "$1" | grep -Ev "$volatile" >got.txt || true
+  grep -Ev "$volatile" "$2" >want.txt || true
   diff want.txt got.txt >diff.txt || true
   DIFFS=$(grep -c '^[<>]' diff.txt || true)
   echo "differences from the root install (outside volatile paths): $DIFFS"
