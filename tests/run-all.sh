@@ -138,6 +138,10 @@ run_integration_tests() {
       echo "FAIL - integration: making the special-file image failed"
       count FAIL "integration: special-file image"
     }
+    bash tests/setup/debootstrap-repo.sh build/helpers/treelist || {
+      echo "FAIL - integration: making the debootstrap mirror, host rootfs and root reference failed"
+      count FAIL "integration: debootstrap mirror"
+    }
   else
     echo "# not root: integration tests run as $(id -un), not $user"
     [ -r "${GUISE_TEST_CACHE:-/var/cache/guise-tests}/busybox.tar" ] ||

@@ -16,6 +16,7 @@ struct tracer_proc {
   int pidfd;  /* for pidfd_getfd and the exit notification */
   int memfd;  /* /proc/TGID/mem, opened lazily; closed on execve (the mm changes) */
   int rootfd; /* /proc/TGID/root, opened lazily; closed on chroot, pivot_root, setns, unshare */
+  pid_t ns_tgid; /* tgid in its own pid namespace (its /proc/self), read lazily; 0: not yet */
 };
 
 struct tracer_state {
@@ -46,6 +47,10 @@ void tracer_proc_exited(struct tracer_state *st, pid_t tgid);
 void tracer_proc_invalidate(struct tracer_state *st, struct tracee *t, enum syscall_id id,
                             const uint64_t args[6]);
 void tracer_state_destroy(struct tracer_state *st);
+
+/* The id a /proc/PID/status text (its "NSpid:" line) gives the process in its own, innermost,
+ * pid namespace; 0 when there is none. */
+pid_t tracer_status_ns_pid(const char *status);
 
 /* Calls the tracer itself must see to keep those caches right (execve, chroot, ...), whether
  * or not the policy handles them. */

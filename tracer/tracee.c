@@ -51,6 +51,19 @@ static ssize_t read_proc(const char *path, char *buf, size_t size)
   return n;
 }
 
+/* The line "Key:\t..." of a /proc/PID/status text: a pointer to its value, NULL if absent. */
+static const char *status_value(const char *status, const char *key)
+{
+  size_t klen = strlen(key);
+  for (const char *line = status; line != NULL && *line; line = strchr(line, '\n')) {
+    if (*line == '\n')
+      line++;
+    if (strncmp(line, key, klen) == 0 && line[klen] == ':')
+      return line + klen + 1;
+  }
+  return NULL;
+}
+
 /* The value of "Key:\t..." in /proc/TID/status. */
 static long status_field(pid_t tid, const char *key, int base)
 {
@@ -58,15 +71,40 @@ static long status_field(pid_t tid, const char *key, int base)
   snprintf(path, sizeof(path), "/proc/%d/status", tid);
   if (read_proc(path, buf, sizeof(buf)) < 0)
     return -1;
-  size_t klen = strlen(key);
-  for (char *line = buf; line != NULL && *line; line = strchr(line, '\n')) {
-    if (*line == '\n')
-      line++;
-    if (strncmp(line, key, klen) == 0 && line[klen] == ':')
-      return strtol(line + klen + 1, NULL, base);
+  const char *v = status_value(buf, key);
+  if (v == NULL) {
+    errno = ENOENT;
+    return -1;
   }
-  errno = ENOENT;
-  return -1;
+  return strtol(v, NULL, base);
+}
+
+pid_t tracer_status_ns_pid(const char *status)
+{
+  const char *v = status_value(status, "NSpid");
+  if (v == NULL)
+    return 0;
+  /* "NSpid:\t12345\t42\n": the outermost namespace first, the process's own last. */
+  long last = 0;
+  for (;;) {
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (end == v)
+      break;
+    last = n;
+    v = end;
+  }
+  return last > 0 && last <= INT_MAX ? (pid_t)last : 0;
+}
+
+/* The id of thread tid in its own pid namespace (0 when unknown). */
+static pid_t ns_pid_of(pid_t tid)
+{
+  char path[64], buf[4096];
+  snprintf(path, sizeof(path), "/proc/%d/status", tid);
+  if (read_proc(path, buf, sizeof(buf)) < 0)
+    return 0;
+  return tracer_status_ns_pid(buf);
 }
 
 pid_t tracee_tid(const struct tracee *t)
@@ -364,6 +402,18 @@ static int start_of(struct tracee *t, int dirfd, guise_error **err)
   return fd;
 }
 
+/* The caller's thread group id in its own pid namespace, 0 when unknown.  Cached: a process
+ * never changes pid namespace (unshare and setns change its children's). */
+static pid_t ns_tgid_of(struct tracee *t)
+{
+  struct tracer_proc *p = tracer_proc_of(t, NULL);
+  if (p == NULL)
+    return 0;
+  if (p->ns_tgid == 0)
+    p->ns_tgid = ns_pid_of(p->tgid);
+  return p->ns_tgid;
+}
+
 /* If path names one of the tracee's own descriptors through procfs or /dev/fd, its number. */
 static int own_fd_path(struct tracee *t, const char *path)
 {
@@ -381,14 +431,19 @@ static int own_fd_path(struct tracee *t, const char *path)
     rest = path + 14;
   else if (strncmp(path, "/proc/thread-self/fd/", 21) == 0)
     rest = path + 21;
-  else {
-    int n = snprintf(buf, sizeof(buf), "/proc/%d/fd/", tracee_tgid(t));
-    if (strncmp(path, buf, (size_t)n) == 0)
-      rest = path + n;
-    else {
-      n = snprintf(buf, sizeof(buf), "/proc/%d/task/%d/fd/", tracee_tgid(t), t->tid);
-      if (strncmp(path, buf, (size_t)n) == 0)
-        rest = path + n;
+  else if (strncmp(path, "/proc/", 6) == 0 && isdigit((unsigned char)path[6])) {
+    /* /proc/PID/fd/N and /proc/PID/task/TID/fd/N, the ids as the caller knows them. */
+    pid_t tgid = ns_tgid_of(t);
+    int n = snprintf(buf, sizeof(buf), "/proc/%d/", tgid);
+    if (tgid > 0 && strncmp(path, buf, (size_t)n) == 0) {
+      const char *in = path + n;
+      if (strncmp(in, "fd/", 3) == 0)
+        rest = in + 3;
+      else if (strncmp(in, "task/", 5) == 0) {
+        n = snprintf(buf, sizeof(buf), "task/%d/fd/", ns_pid_of(t->tid));
+        if (strncmp(in, buf, (size_t)n) == 0)
+          rest = in + n;
+      }
     }
   }
   if (rest == NULL || !isdigit((unsigned char)rest[0]))
@@ -400,15 +455,20 @@ static int own_fd_path(struct tracee *t, const char *path)
   return (int)fd;
 }
 
-/* /proc/self and /proc/thread-self must mean the tracee, not the supervisor that resolves. */
+/* /proc/self and /proc/thread-self must mean the tracee, not the supervisor that resolves.  The
+ * path is resolved in the tracee's root, where /proc is its own pid namespace's (a container's):
+ * so its ids there, not the supervisor's view of them. */
 static const char *rewrite_self(struct tracee *t, const char *path, char *buf, size_t size)
 {
+  pid_t tgid = ns_tgid_of(t);
+  if (tgid <= 0)
+    return path;
   if (strncmp(path, "/proc/self", 10) == 0 && (path[10] == '/' || path[10] == '\0')) {
-    snprintf(buf, size, "/proc/%d%s", tracee_tgid(t), path + 10);
+    snprintf(buf, size, "/proc/%d%s", tgid, path + 10);
     return buf;
   }
   if (strncmp(path, "/proc/thread-self", 17) == 0 && (path[17] == '/' || path[17] == '\0')) {
-    snprintf(buf, size, "/proc/%d/task/%d%s", tracee_tgid(t), t->tid, path + 17);
+    snprintf(buf, size, "/proc/%d/task/%d%s", tgid, ns_pid_of(t->tid), path + 17);
     return buf;
   }
   return path;

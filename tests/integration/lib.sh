@@ -188,20 +188,22 @@ run_in() {
 
 # ---- fixtures ------------------------------------------------------------------------------
 
-# fixture_rootfs busybox|bookworm|rpm-base: extract a cached rootfs into a fresh directory under
-# $TEST_TMP and print its path.  Every file is then owned by the test user, who is root inside
+# fixture_rootfs busybox|bookworm|rpm-base|debootstrap-host: extract a cached rootfs into a
+# fresh directory under $TEST_TMP and print its path.  Every file is then owned by the test user, who is root inside
 # the container.  Use as `rootfs=$(fixture_rootfs busybox)` (not with `local`, whose status
 # would hide a skip or failure).
-# _fixture_tarball busybox|bookworm|rpm-base: the cached tarball's path (skip when it is missing).
+# _fixture_tarball NAME: the cached tarball's path (skip when it is missing).
 _fixture_tarball() {
   local tarball
   case "$1" in
   busybox) tarball=$GUISE_TEST_CACHE/busybox.tar ;;
   bookworm) tarball=$GUISE_TEST_CACHE/bookworm-minbase.tar ;;
   rpm-base) tarball=$GUISE_TEST_CACHE/rpm-base.tar ;; # tests/setup/rpmrepo.sh
+  # bookworm with debootstrap installed (tests/setup/debootstrap-repo.sh)
+  debootstrap-host) tarball=$GUISE_TEST_CACHE/debootstrap-host.tar ;;
   *) fail "unknown fixture '$1'" ;;
   esac
-  [ -r "$tarball" ] || skip "fixture $tarball missing (run tests/setup/fixtures.sh as root)"
+  [ -r "$tarball" ] || skip "fixture $tarball missing (run tests/setup/fixtures.sh or debootstrap-repo.sh as root)"
   printf '%s\n' "$tarball"
 }
 

@@ -107,4 +107,17 @@ test_unusable_database_reported_before_start() {
   assert_contains "$ERR" "bad.db" "the error names the database"
 }
 
+# /proc/self and /proc/PID/fd/N (PID as the container knows it) name the caller's own files: the
+# supervisor, which sees other pids, must resolve them as the caller would.
+test_proc_self_paths_resolved_in_the_container() {
+  rootfs=$(fixture_rootfs bookworm)
+  run_in "$rootfs" 'ls -ld /proc/self/ /proc/thread-self/ /proc/self/fd/ >/dev/null &&
+    perl -e "open(my \$f, q{>}, q{/tmp/x}) or die; my \$n = fileno(\$f);
+      chown(5, 5, qq{/proc/\$\$/fd/\$n}) or die qq{chown /proc/PID/fd: \$!\n}; print((stat(q{/tmp/x}))[4], qq{\n});
+      chown(6, 6, qq{/proc/\$\$/task/\$\$/fd/\$n}) or die qq{chown /proc/PID/task/TID/fd: \$!\n}; print((stat(q{/tmp/x}))[4], qq{\n})"'
+  assert_status 0
+  assert_eq "5
+6" "$OUT" "owners set through /proc/PID/fd and /proc/PID/task/TID/fd"
+}
+
 run_tests

@@ -10,13 +10,20 @@
 #   bash tests/setup/aptrepo.sh TREELIST     (TREELIST: the static helper, build/helpers/treelist)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/reference.sh"
+. "$here/common.sh"
 PACKAGES="cron dbus sudo man-db iputils-ping fuse3 openssh-server tcpdump"
 VERSION="1 $PACKAGES"
 treelist=$1
 stamp=$CACHE/aptrepo.stamp
 
-reference_start aptrepo "$VERSION" apt-reference.txt "downloading $PACKAGES and making the root reference (once)"
+[ "$(id -u)" -eq 0 ] || { echo "aptrepo: must run as root" >&2; exit 1; }
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$VERSION" ] && [ -s "$CACHE/apt-reference.txt" ]; then
+  exit 0
+fi
+bash "$here/fixtures.sh" bookworm >/dev/null
+echo "aptrepo: downloading $PACKAGES and making the root reference (once)"
+new_work_dir
+work=$WORK_DIR
 
 mkdir -p "$work/dl" "$work/repo"
 tar -xf "$CACHE/bookworm-minbase.tar" -C "$work/dl"
@@ -30,15 +37,9 @@ cp "$work"/dl/var/cache/apt/archives/*.deb "$work/repo/"
 mkdir -p "$work/ref"
 tar -xf "$CACHE/bookworm-minbase.tar" -C "$work/ref"
 mkdir "$work/ref/repo"
+CHROOT_BINDS=("$work/repo:/repo")
 echo "deb [trusted=yes] file:/repo ./" >"$work/ref/etc/apt/sources.list"
-in_chroot "$work/ref" sh -c "apt-get update -q && apt-get install -y -q $PACKAGES" >"$work/ref-install.log" 2>&1 ||
-  { tail -20 "$work/ref-install.log" >&2; exit 1; }
+quietly "$work/ref-install.log" in_chroot "$work/ref" sh -c "apt-get update -q && apt-get install -y -q $PACKAGES"
 rmdir "$work/ref/repo"
-"$treelist" "$work/ref" | LC_ALL=C sort >"$work/apt-reference.txt"
-
-rm -rf "$CACHE/aptrepo"
-mv "$work/repo" "$CACHE/aptrepo"
-mv "$work/apt-reference.txt" "$CACHE/apt-reference.txt"
-chmod -R a+rX "$CACHE/aptrepo" "$CACHE/apt-reference.txt"
-echo "$VERSION" >"$stamp"
+publish_reference "$treelist" "$work/ref" apt-reference.txt "$work/repo" aptrepo "$stamp" "$VERSION"
 echo "aptrepo: $(ls "$CACHE/aptrepo" | grep -c '\.deb$') packages, reference of $(wc -l <"$CACHE/apt-reference.txt") files"

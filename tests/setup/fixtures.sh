@@ -10,71 +10,14 @@
 #   bash tests/setup/fixtures.sh [busybox|bookworm]...   (default: all)
 set -euo pipefail
 
-CACHE=${GUISE_TEST_CACHE:-/var/cache/guise-tests}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/common.sh"
+
 # Bump a version when its recipe below changes: the stamp decides rebuilds.
 BUSYBOX_VERSION=1
 BOOKWORM_VERSION=1
 
 log() { echo "fixtures: $*"; }
-
-# Build trees are removed however the script ends (a failed mmdebstrap leaves a big one).
-WORK_DIRS=()
-remove_work_dirs() {
-  local d
-  for d in "${WORK_DIRS[@]}"; do rm -rf --one-file-system "$d"; done
-}
-trap remove_work_dirs EXIT
-
-# new_work_dir: a fresh build directory in $WORK_DIR (not printed: a $(...) subshell could
-# not register it for removal).
-new_work_dir() {
-  WORK_DIR=$(mktemp -d /var/tmp/guise-fixture.XXXXXX)
-  WORK_DIRS+=("$WORK_DIR")
-}
-
-# The Debian mirror this machine's apt uses (deb822 .sources or one-line .list); only
-# that mirror is reachable from CI, so mmdebstrap must use it too.
-debian_mirror() {
-  local f uri
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -r "$f" ] || continue
-    # Stanzas are separated by blank lines; pick one whose Suites has plain "bookworm".
-    uri=$(awk 'BEGIN { RS = ""; FS = "\n" }
-      {
-        uris = ""; suites = ""
-        for (i = 1; i <= NF; i++) {
-          if ($i ~ /^URIs:/) { uris = $i; sub(/^URIs:[ \t]*/, "", uris) }
-          if ($i ~ /^Suites:/) { suites = " " $i " "; sub(/^Suites:/, "", suites) }
-        }
-        if (suites ~ /[ \t]bookworm[ \t]/ && uris != "") { split(uris, u, /[ \t]+/); print u[1]; exit }
-      }' "$f")
-    [ -n "$uri" ] && { echo "$uri"; return; }
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -r "$f" ] || continue
-    # deb [options] URI SUITE COMPONENTS...
-    uri=$(sed -E 's/\[[^]]*\]//' "$f" | awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }')
-    [ -n "$uri" ] && { echo "$uri"; return; }
-  done
-  echo "http://deb.debian.org/debian"
-}
-
-# up_to_date NAME RECIPE: true when NAME.tar exists and was built from RECIPE.
-up_to_date() {
-  [ -f "$CACHE/$1.tar" ] && [ -f "$CACHE/$1.stamp" ] && [ "$(cat "$CACHE/$1.stamp")" = "$2" ]
-}
-
-# publish NAME DIR RECIPE: tar DIR into the cache atomically, then write the stamp.
-publish() {
-  local name=$1 dir=$2 recipe=$3
-  # --numeric-owner: the ids must not be remapped through this machine's /etc/passwd.
-  tar --create --file "$CACHE/.$name.tar.tmp" --directory "$dir" --numeric-owner \
-    --xattrs --xattrs-include='*' --sort=name .
-  chmod 644 "$CACHE/.$name.tar.tmp"
-  mv -f "$CACHE/.$name.tar.tmp" "$CACHE/$name.tar"
-  echo "$recipe" >"$CACHE/$name.stamp"
-  chmod 644 "$CACHE/$name.stamp"
-}
 
 build_busybox() {
   local recipe

@@ -35,7 +35,7 @@ rpm_steps() {
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 specs=$(cd "$here/../../fixtures/rpm" && pwd)
-. "$here/reference.sh"
+. "$here/common.sh"
 treelist=$1
 # Rebuilt when a spec, the commands or this script change.
 VERSION="1 $(cat "$specs"/*.spec "$0" | sha256sum | cut -c1-16)"
@@ -82,6 +82,7 @@ tar --create --file "$work/rpm-base.tar" --directory "$base" --numeric-owner \
   --xattrs --xattrs-include='*' --sort=name .
 
 # The references: each scenario as root, from the same repository, in a fresh copy of the base.
+CHROOT_BINDS=("$work/repo:/repo")
 for scenario in $RPM_SCENARIOS; do
   ref=$work/ref-$scenario
   mkdir -p "$ref"
@@ -94,6 +95,7 @@ for scenario in $RPM_SCENARIOS; do
   rmdir "$ref/repo"
   "$treelist" "$ref" | LC_ALL=C sort >"$work/rpm-reference-$scenario.txt"
 done
+CHROOT_BINDS=()
 
 rm -rf "$CACHE/rpmrepo"
 mv "$work/repo" "$CACHE/rpmrepo"
