@@ -11,7 +11,7 @@
 #   bash tests/setup/special.sh TREELIST     (TREELIST: the static helper, build/helpers/treelist)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-CACHE=${GUISE_TEST_CACHE:-/var/cache/guise-tests}
+. "$here/common.sh"
 treelist=$1
 stamp=$CACHE/special.stamp
 
@@ -24,8 +24,8 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$VERSION" ] && [ -s "$CACHE/special
   exit 0
 fi
 echo "special: making the special-file image with umoci as root (once)"
-work=$(mktemp -d /var/tmp/guise-special.XXXXXX)
-trap 'rm -rf --one-file-system "$work"' EXIT
+new_work_dir
+work=$WORK_DIR
 
 layout=$work/oci
 umoci init --layout "$layout"
