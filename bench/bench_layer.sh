@@ -164,12 +164,13 @@ check_unpacked "$W/bundle/rootfs"
 bench_run
 # shellcheck disable=SC2016 # Markdown's backticks
 {
-  printf '\nLayer: %s MB uncompressed (%s: %s entries), %s MB gzip (`tar -czf`, owned by\n' \
-    "$TREE_MB" "$LAYER_TREE" "$TREE_ENTRIES" "$LAYER_MB"
+  printf '\nLayer: %s MB uncompressed, %s entries (%s);\n' "$TREE_MB" "$TREE_ENTRIES" "$LAYER_TREE"
+  printf '%s MB gzip (`tar -czf`, entries owned by root as in images). umoci unpacks that very\n' \
+    "$LAYER_MB"
   cat <<'TEXT'
-root as in images). umoci unpacks that very blob from an OCI layout. Each run starts from an
-empty directory (the rm -rf is inside the timing for all). umoci also writes the bundle's
-config.json and an mtree manifest of the rootfs (a sha256 of every file), which repack needs.
+blob from an OCI layout. Each run starts from an empty directory (the rm -rf is inside the
+timing for all). umoci also writes the bundle's config.json and an mtree manifest of the
+rootfs (a sha256 of every file), which repack needs.
 
 TEXT
   bench_target "guise unpack ≤ 1.2× tar -xzf" guise "tar -xzf" le 1.2
