@@ -96,20 +96,19 @@ bench_run
 guise_median=$(bench_median guise)
 bwrap_median=$(bench_median bwrap)
 if [ -n "$guise_median" ]; then
-  verdict() { if "$@"; then echo yes; else echo no; fi; }
   {
     if [ -n "$bwrap_median" ]; then
       printf -- '- guise below bwrap: **%s** (%s ms vs %s ms)\n' \
-        "$(verdict bench_lt "$guise_median" "$bwrap_median")" "$guise_median" "$bwrap_median"
+        "$(bench_verdict bench_lt "$guise_median" "$bwrap_median")" "$guise_median" "$bwrap_median"
     fi
     printf -- '- guise at or below 4 ms: **%s** (%s ms)\n' \
-      "$(verdict bench_le "$guise_median" 4)" "$guise_median"
+      "$(bench_verdict bench_le "$guise_median" 4)" "$guise_median"
     if [ -n "$bwrap_median" ]; then
       # The issue's figures come from a quieter moment of a similar machine; scaled by bwrap,
       # "≤ 4 ms where bwrap takes 6.2" reads "≤ 0.65 × bwrap" on any machine.
       scaled=$(awk -v b="$bwrap_median" 'BEGIN { printf "%.2f", b * 4 / 6.2 }')
       printf -- '- guise at or below the 4 ms aim scaled by bwrap (4/6.2 × bwrap = %s ms): **%s**\n' \
-        "$scaled" "$(verdict bench_le "$guise_median" "$scaled")"
+        "$scaled" "$(bench_verdict bench_le "$guise_median" "$scaled")"
     fi
   } >>"$NOTES"
 fi

@@ -8,6 +8,9 @@
 #   bench_skip TOOL WHY        a row for a peer that is missing or does not work here
 #   bench_run                  time every registered CMD, interleaved; write the rows
 #   bench_report TITLE [NOTES_FILE]   print the table, rewrite the NAME section of README.md
+#   bench_target TEXT A B le|ge BOUND   a notes line: is median(A) ÷ median(B) within BOUND
+#   bench_at_exit CMD          run CMD (a string) at exit, whichever section is running (last
+#                              registered first)
 #
 # Everything is measured as an unprivileged user: as root, as BENCH_USER (guise-test, no
 # capabilities, no /etc/subuid entry) through setpriv, else as the caller.
@@ -70,12 +73,23 @@ bench_cleanup() {
   fi
 }
 
+# Commands for the exit trap that outlive one bench_init (a script with several sections may
+# share data or a server between them).
+BENCH_AT_EXIT=()
+bench_at_exit() { BENCH_AT_EXIT+=("$1"); }
+bench_exit() {
+  local i
+  bench_cleanup
+  # last registered first: a server is stopped before the directory it serves is removed
+  for ((i = ${#BENCH_AT_EXIT[@]} - 1; i >= 0; i--)); do eval "${BENCH_AT_EXIT[$i]}" || true; done
+}
+
 bench_init() {
   BENCH_NAME=$1
   cd "$BENCH_ROOT"
   bench_user_setup
   BENCH_WORK=$(mktemp -d "/tmp/guise-bench-$BENCH_NAME.XXXXXX")
-  trap bench_cleanup EXIT
+  trap bench_exit EXIT
   chmod 755 "$BENCH_WORK"
   [ "$(id -u)" -ne 0 ] || chown "$BENCH_USER:" "$BENCH_WORK"
   BENCH_RESULTS=$BENCH_ROOT/bench/results/$BENCH_NAME # raw times, not committed
@@ -249,6 +263,34 @@ bench_median() {
 # True when a < b (a <= b) for decimal numbers.
 bench_lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 bench_le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
+
+# yes or no: whether CMD... succeeds (for the verdict lines under a table).
+bench_verdict() { if "$@"; then echo yes; else echo no; fi; }
+
+# The ratio of two tools' medians, two decimals; empty when either was not measured.
+bench_ratio() {
+  local a b
+  a=$(bench_median "$1") b=$(bench_median "$2")
+  [ -n "$a" ] && [ -n "$b" ] || return 0
+  awk -v a="$a" -v b="$b" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b }'
+}
+
+# A line for the notes under a table: whether median(A) ÷ median(B) is at most (le) or at
+# least (ge) BOUND, e.g. `bench_target "unpack ≤ 1.2× tar -xzf" guise "tar -xzf" le 1.2`.
+bench_target() {
+  local text=$1 a=$2 b=$3 op=$4 bound=$5 ratio ok
+  ratio=$(bench_ratio "$a" "$b")
+  if [ -z "$ratio" ]; then
+    printf -- '- %s: not measured (%s or %s has no figure)\n' "$text" "$a" "$b"
+    return
+  fi
+  case $op in
+  le) ok=$(bench_verdict bench_le "$ratio" "$bound") ;;
+  ge) ok=$(bench_verdict bench_le "$bound" "$ratio") ;;
+  *) bench_die "bench_target: $op is neither le nor ge" ;;
+  esac
+  printf -- '- %s: **%s** (%s ÷ %s = %s)\n' "$text" "$ok" "$a" "$b" "$ratio"
+}
 
 bench_machine() {
   local cpu
