@@ -116,6 +116,7 @@ run_integration_tests() {
       count FAIL "integration: test user"
       return
     }
+    local setup_started=$SECONDS
     # A fixture that cannot be built is a failure, but the tests that do not need it still
     # run (the others skip).
     bash tests/setup/fixtures.sh busybox || {
@@ -142,6 +143,7 @@ run_integration_tests() {
       echo "FAIL - integration: making the debootstrap mirror, host rootfs and root reference failed"
       count FAIL "integration: debootstrap mirror"
     }
+    echo "# fixtures and references ready in $((SECONDS - setup_started)) s (cached after the first run)"
   else
     echo "# not root: integration tests run as $(id -un), not $user"
     [ -r "${GUISE_TEST_CACHE:-/var/cache/guise-tests}/busybox.tar" ] ||
@@ -188,7 +190,7 @@ run_integration_tests() {
   [ $as_root -eq 1 ] || runner=$(id -un)
   echo "# integration tests: $GUISE (from $guise) as $runner"
 
-  local file base status before after timeout_s=${GUISE_TEST_FILE_TIMEOUT:-600}
+  local file base status before after started timeout_s=${GUISE_TEST_FILE_TIMEOUT:-600}
   for file in "$run"/integration/test_*.sh; do
     [ -e "$file" ] || continue
     base=${file##*/}
@@ -197,6 +199,7 @@ run_integration_tests() {
       continue
     fi
     echo "# integration/$base"
+    started=$SECONDS
     before=$(wc -l <"$run/results")
     # timeout(1) runs programs, not shell functions, hence test-user.sh's exec mode.
     (cd "$run/tmp" && timeout --kill-after=10 "$timeout_s" \
@@ -213,6 +216,7 @@ run_integration_tests() {
     [ "$after" -gt "$before" ] || [ $status -ne 0 ] ||
       echo "# $base defined no test (or all were filtered out)"
     root_verify "$run" "${base%.sh}" $as_root
+    echo "# $base took $((SECONDS - started)) s"
   done
 
   local result name
