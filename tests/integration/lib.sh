@@ -348,6 +348,22 @@ registry_up() {
   mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 }
 
+# push_upload NAME:TAG [USER:PASS]: pull $REG/busybox:latest, keep it only as localhost/NAME:TAG
+# and push that to $REG/NAME:TAG in 100000-byte chunks: with no name of this registry to mount
+# from, a real upload (POST, PATCH, PUT), which skopeo (with USER:PASS) must copy back intact.
+push_upload() {
+  local ref=$1 creds=${2:-}
+  run_guise pull -q docker://$REG/busybox:latest
+  assert_status 0
+  run_guise tag busybox localhost/$ref
+  run_guise rmi $REG/busybox:latest
+  GUISE_PUSH_CHUNK_SIZE=100000 run_guise push --quiet localhost/$ref docker://$REG/$ref
+  assert_status 0
+  assert_not_contains "$ERR" "mounted"
+  skopeo copy --quiet --src-tls-verify=false ${creds:+--src-creds "$creds"} docker://$REG/$ref \
+    oci:$TEST_TMP/check:x || fail "skopeo cannot copy the upload $ref (blob corrupt?)"
+}
+
 # request_root_verify NAME LAYOUT TAG REFERENCE exact|volatile: have the image LAYOUT:TAG (an
 # OCI layout directory, moved into the request) unpacked by umoci as real root once this file's
 # tests are done, and its treelist compared with REFERENCE, a root-made listing in

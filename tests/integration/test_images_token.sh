@@ -64,7 +64,7 @@ test_token_login_pull_push_logout() {
   run_guise push busybox docker://$REG/other/copy:v1
   assert_status 0
   assert_contains "$ERR" "mounted from busybox"
-  assert_line "$(cat "$TOKEN_LOG")" "alice repository:other/copy:pull,push repository:busybox:pull"
+  assert_line "$(cat "$TOKEN_LOG")" "alice repository:busybox:pull repository:other/copy:pull,push"
   assert_eq "$(layers busybox:latest)" "$(layers other/copy:v1)" "layers of the pushed copy"
 
   run_guise logout $REG
@@ -77,17 +77,8 @@ test_token_login_pull_push_logout() {
 test_token_upload_and_wrong_creds() {
   token_registry_up
   login_alice
-  run_guise pull -q docker://$REG/busybox:latest
-  assert_status 0
-  # No name of this registry left to mount from: a real upload, in chunks (PATCH), with the
-  # token for the new repository.
-  run_guise tag busybox localhost/up:1
-  run_guise rmi $REG/busybox:latest
-  GUISE_PUSH_CHUNK_SIZE=100000 run_guise push --quiet localhost/up:1 docker://$REG/fresh:1
-  assert_status 0
-  assert_not_contains "$ERR" "mounted"
-  skopeo copy --quiet --src-tls-verify=false --src-creds alice:s3cret docker://$REG/fresh:1 \
-    oci:$TEST_TMP/check:x || fail "skopeo cannot copy the upload (blob corrupt?)"
+  # The token for the new repository serves the whole upload.
+  push_upload fresh:1 alice:s3cret
   assert_eq "$(layers busybox:latest)" "$(layers fresh:1)" "layers of the upload"
 
   # --creds overrides auth.json: a wrong password is refused by the token server.
@@ -97,7 +88,7 @@ test_token_upload_and_wrong_creds() {
   assert_line "$(cat "$TOKEN_LOG")" "? repository:fresh:pull"
 
   # readonly/ is pull-only for alice: the token lacks push and the registry says so.
-  run_guise push localhost/up:1 docker://$REG/readonly/x:1
+  run_guise push localhost/fresh:1 docker://$REG/readonly/x:1
   assert_status 125
   assert_contains "$ERR" "HTTP status 401"
   assert_contains "$ERR" "denied to alice: wrong password or no access"

@@ -11,7 +11,8 @@ credentials, a token granting nothing (so the registry refuses an anonymous pull
 credentials, 401.  Repositories under readonly/ are pull-only, even for USER.  The JWT is
 signed with DIR/key.pem and carries DIR/cert.pem in its x5c header, which the registry checks
 against its rootcertbundle (the same cert).  Every request is logged to DIR/token.log for the tests to look at: "alice|-|? SCOPE ..." (the right
-credentials, none, wrong ones), each scope with its actions sorted.
+credentials, none, wrong ones), the scopes and each one's actions sorted (the registry
+lists them in no fixed order).
 """
 
 import base64
@@ -74,7 +75,7 @@ def main():
             authz = self.headers.get("Authorization")
             scopes = [s for v in query.get("scope", []) for s in v.split(" ") if s]
             log.write("%s %s\n" % (user if authz == want_basic else ("-" if authz is None else "?"),
-                                   " ".join(map(sorted_actions, scopes))))
+                                   " ".join(sorted(map(sorted_actions, scopes)))))
             if authz is not None and authz != want_basic:
                 return self.reply(401, {"errors": [{"code": "UNAUTHORIZED",
                                                     "message": "invalid username or password"}]},
