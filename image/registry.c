@@ -490,11 +490,18 @@ static char *describe_status(const struct http_resp *resp)
   return s;
 }
 
-static int fail_status(const struct http_resp *resp, guise_error **err, const char *what)
+/* A 401 after authenticating: no credentials (a token server may hand anonymous clients a token
+ * that allows nothing), or credentials that are wrong or not allowed this repository. */
+static int fail_status(struct registry *r, const struct http_resp *resp, guise_error **err,
+                       const char *what)
 {
   _cleanup_free_ char *d = describe_status(resp);
+  if (resp->status == 401 && r->username == NULL)
+    return guise_fail(err, 0, "%s: %s (no credentials for %s: guise login %s)", what, d, r->host,
+                      r->host);
   if (resp->status == 401)
-    return guise_fail(err, 0, "%s: %s (authentication failed: guise login?)", what, d);
+    return guise_fail(err, 0, "%s: %s (denied to %s: wrong password or no access)", what, d,
+                      r->username);
   return guise_fail(err, 0, "%s: %s", what, d);
 }
 
@@ -589,7 +596,7 @@ int registry_check_auth(struct registry *r, guise_error **err)
   if (resp.status == 401)
     ret = guise_fail(err, 0, "%s: invalid username or password", r->host);
   else if (resp.status != 200)
-    ret = fail_status(&resp, err, r->host);
+    ret = fail_status(r, &resp, err, r->host);
   http_resp_clear(&resp);
   return ret;
 }
@@ -612,7 +619,7 @@ int registry_get_manifest(struct registry *r, const char *reference, size_t max,
       ret = guise_fail(err, 0, "manifest %s: not found in %s/%s", reference, r->host,
                        r->repository);
     else
-      ret = fail_status(&resp, err, "manifest");
+      ret = fail_status(r, &resp, err, "manifest");
     http_resp_clear(&resp);
     return ret;
   }
@@ -831,7 +838,7 @@ static int transfer_finished(struct transfer *t, CURLcode rc, guise_error **err)
     return guise_fail(err, 0, "blob %s: not found in %s/%s", d, t->r->host, t->r->repository);
   struct http_resp fake = {.status = status};
   _cleanup_free_ char *what = xasprintf("blob %s", d);
-  return fail_status(&fake, err, what);
+  return fail_status(t->r, &fake, err, what);
 }
 
 int registry_fetch_blobs(struct registry *r, struct blob_fetch *blobs, size_t n,
@@ -990,7 +997,7 @@ int registry_blob_exists(struct registry *r, const char *digest, guise_error **e
     ret = 0;
   else {
     _cleanup_free_ char *what = xasprintf("HEAD blob %s", digest);
-    ret = fail_status(&resp, err, what);
+    ret = fail_status(r, &resp, err, what);
   }
   http_resp_clear(&resp);
   return ret;
@@ -1030,7 +1037,7 @@ static int upload_once(struct registry *r, const char *digest, int64_t size, int
     return 0;
   }
   if (resp.status != 202 || resp.location == NULL) {
-    int ret = fail_status(&resp, err, "start upload");
+    int ret = fail_status(r, &resp, err, "start upload");
     http_resp_clear(&resp);
     return ret;
   }
@@ -1059,7 +1066,7 @@ static int upload_once(struct registry *r, const char *digest, int64_t size, int
       if (ret < 0)
         return -1;
       if (resp.status != 202 && resp.status != 204) {
-        ret = fail_status(&resp, err, "upload chunk");
+        ret = fail_status(r, &resp, err, "upload chunk");
         http_resp_clear(&resp);
         return ret;
       }
@@ -1082,7 +1089,7 @@ static int upload_once(struct registry *r, const char *digest, int64_t size, int
   if (ret < 0)
     return -1;
   if (resp.status != 201 && resp.status != 204)
-    ret = fail_status(&resp, err, "finish upload");
+    ret = fail_status(r, &resp, err, "finish upload");
   http_resp_clear(&resp);
   return ret;
 }
@@ -1122,7 +1129,7 @@ int registry_put_manifest(struct registry *r, const char *reference, const char 
     return guise_error_prefix(err, "manifest %s", reference);
   if (resp.status != 201 && resp.status != 200 && resp.status != 202) {
     _cleanup_free_ char *what = xasprintf("PUT manifest %s", reference);
-    ret = fail_status(&resp, err, what);
+    ret = fail_status(r, &resp, err, what);
   }
   http_resp_clear(&resp);
   return ret;

@@ -167,7 +167,7 @@ run_integration_tests() {
   cp "$guise-full" "$run/bin/guise-full" # the image commands (see cli/main.c)
   cp build/helpers/* "$run/helpers/" 2>/dev/null || true
   cp tests/integration/*.sh "$run/integration/"
-  cp tests/setup/*.sh "$run/setup/" # some tests source setup scripts (registry.sh)
+  cp tests/setup/*.sh tests/setup/*.py "$run/setup/" # some tests source setup scripts (registry.sh, its token_server.py)
   [ -d fixtures ] && cp -r fixtures/. "$run/fixtures/"
   chmod -R a+rX "$run"
   : >"$run/results"

@@ -294,17 +294,23 @@ serve_apt_repo() {
   serve_dir "$APT_REPO"
 }
 
-# start_registry [USER:PASS]: a loopback registry (tests/setup/registry.sh, whose functions
-# are then defined), stopped when the test ends; sets PORT and REG (127.0.0.1:PORT).
+# start_registry [USER:PASS | --token USER:PASS]: a loopback registry (tests/setup/registry.sh,
+# whose functions are then defined; --token: token auth with its token server, whose requests
+# are logged to $TEST_TMP/reg/token.log), stopped when the test ends; sets PORT and REG
+# (127.0.0.1:PORT).
 start_registry() {
   local registry_sh=${GUISE_REGISTRY_SH:-$_lib_dir/../setup/registry.sh} tool
   [ -r "$registry_sh" ] || skip "tests/setup/registry.sh not found ($registry_sh)"
+  if [ "${1:-}" = --token ]; then
+    command -v openssl >/dev/null && /usr/bin/python3 -c "import jwt, cryptography" 2>/dev/null ||
+      skip "the token server needs openssl python3-jwt python3-cryptography"
+  fi
   for tool in docker-registry skopeo umoci python3; do
     command -v "$tool" >/dev/null || [ -x "/usr/bin/$tool" ] ||
       skip "$tool missing (apt-get install docker-registry skopeo umoci)"
   done
   . "$registry_sh"
-  PORT=$(registry_start "$TEST_TMP/reg" "${1:-}") || fail "registry did not start"
+  PORT=$(registry_start "$TEST_TMP/reg" "$@") || fail "registry did not start"
   on_exit registry_stop "$TEST_TMP/reg"
   REG=127.0.0.1:$PORT
 }
@@ -327,16 +333,35 @@ compare_tree() {
   head -40 diff.txt
 }
 
-# registry_up [USER:PASS]: start_registry with busybox:latest pushed (umoci + skopeo), and a
-# store in GUISE_ROOT; everything is stopped and removed when the test ends.
+# registry_up [USER:PASS | --token USER:PASS]: start_registry with busybox:latest pushed
+# (umoci + skopeo, with USER:PASS), and a store in GUISE_ROOT; everything is stopped and removed
+# when the test ends.
 registry_up() {
   [ -r "$GUISE_TEST_CACHE/busybox.tar" ] || skip "fixture busybox.tar missing"
-  start_registry "${1:-}"
-  registry_push_rootfs "$PORT" "$GUISE_TEST_CACHE/busybox.tar" "$TEST_TMP" busybox "${1:-}" >/dev/null ||
+  local creds=${1:-}
+  [ "$creds" != --token ] || creds=$2
+  start_registry "$@"
+  registry_push_rootfs "$PORT" "$GUISE_TEST_CACHE/busybox.tar" "$TEST_TMP" busybox "$creds" >/dev/null ||
     fail "could not push the busybox fixture"
   export GUISE_ROOT=$TEST_TMP/store
   export XDG_RUNTIME_DIR=$TEST_TMP/run
   mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+}
+
+# push_upload NAME:TAG [USER:PASS]: pull $REG/busybox:latest, keep it only as localhost/NAME:TAG
+# and push that to $REG/NAME:TAG in 100000-byte chunks: with no name of this registry to mount
+# from, a real upload (POST, PATCH, PUT), which skopeo (with USER:PASS) must copy back intact.
+push_upload() {
+  local ref=$1 creds=${2:-}
+  run_guise pull -q docker://$REG/busybox:latest
+  assert_status 0
+  run_guise tag busybox localhost/$ref
+  run_guise rmi $REG/busybox:latest
+  GUISE_PUSH_CHUNK_SIZE=100000 run_guise push --quiet localhost/$ref docker://$REG/$ref
+  assert_status 0
+  assert_not_contains "$ERR" "mounted"
+  skopeo copy --quiet --src-tls-verify=false ${creds:+--src-creds "$creds"} docker://$REG/$ref \
+    oci:$TEST_TMP/check:x || fail "skopeo cannot copy the upload $ref (blob corrupt?)"
 }
 
 # request_root_verify NAME LAYOUT TAG REFERENCE exact|volatile: have the image LAYOUT:TAG (an

@@ -17,6 +17,7 @@ TEST_PACKAGES=(
   fakeroot pseudo proot dpkg-dev apt-utils
   python3 python3-jsonschema libcap2-bin ca-certificates
   docker-registry skopeo umoci apache2-utils # a local registry and image tools for test_images_*.sh
+  openssl python3-jwt python3-cryptography # the registry's token server (tests/setup/token_server.py)
   golang-github-opencontainers-image-spec-dev # the OCI image-spec JSON schemas (test_images_archives.sh)
   xz-utils # compressed archives in test_images_archives.sh
   rpm createrepo-c # rpmbuild and the repository for test_build_rpm.sh (tests/setup/rpmrepo.sh)

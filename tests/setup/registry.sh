@@ -3,14 +3,18 @@
 # CNCF distribution registry), storage in a directory of the caller's, any user.
 #
 #   bash tests/setup/registry.sh start DIR [USER:PASSWORD]   start; prints the port
-#   bash tests/setup/registry.sh stop DIR                    stop it
+#   bash tests/setup/registry.sh start DIR --token USER:PASSWORD
+#   bash tests/setup/registry.sh stop DIR                    stop it (and its token server)
 #   bash tests/setup/registry.sh push-busybox PORT TARBALL DIR [REPO]
 #        make an OCI image of a rootfs tarball with umoci (rootless) and push it with skopeo
 #        to 127.0.0.1:PORT/REPO:latest (default busybox)
 #   . tests/setup/registry.sh                                defines the functions below
 #
 # With USER:PASSWORD the registry requires that login (htpasswd, bcrypt from htpasswd(1) or
-# python3's bcrypt module).
+# python3's bcrypt module).  With --token USER:PASSWORD it uses token auth instead: a throwaway
+# RSA key and self-signed certificate (openssl), and tests/setup/token_server.py (python3-jwt)
+# on another loopback port as the realm, which gives USER:PASSWORD tokens for whatever scope
+# they ask and anonymous clients tokens for nothing; it logs the requests to DIR/token.log.
 set -euo pipefail
 
 REGISTRY_BIN=${REGISTRY_BIN:-/usr/bin/docker-registry}
@@ -27,11 +31,45 @@ _bcrypt_line() { # USER PASSWORD
   fi
 }
 
-# registry_start DIR [USER:PASSWORD]: echo the port once the registry answers.
+_port_open() { # PORT
+  python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$1" 2>/dev/null
+}
+
+# _token_server_start DIR USER:PASSWORD: key, certificate and token server; echo its port.
+_token_server_start() {
+  local dir=$1 creds=$2 i
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=guise-test-issuer \
+    -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>"$dir/openssl.log" ||
+    { echo "registry: openssl: $(cat "$dir/openssl.log")" >&2; return 1; }
+  rm -f "$dir/token-port"
+  # Debian's python3 with python3-jwt and python3-cryptography, whatever python3 is on PATH.
+  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/token_server.py" "$dir" "$creds" guise-test-issuer \
+    >"$dir/token-server.log" 2>&1 &
+  echo $! >"$dir/token-pid"
+  for i in $(seq 100); do
+    if [ -s "$dir/token-port" ] && _port_open "$(cat "$dir/token-port")"; then
+      cat "$dir/token-port"
+      return 0
+    fi
+    kill -0 "$(cat "$dir/token-pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "registry: token server did not start: $(tail -5 "$dir/token-server.log")" >&2
+  return 1
+}
+
+# registry_start DIR [USER:PASSWORD | --token USER:PASSWORD]: echo the port once the registry
+# answers.
 registry_start() {
-  local dir=$1 creds=${2:-} port i
+  local dir=$1 creds=${2:-} token= tport port i
+  if [ "$creds" = --token ]; then
+    token=1 creds=${3:?--token needs USER:PASSWORD}
+  fi
   [ -x "$REGISTRY_BIN" ] || { echo "registry: $REGISTRY_BIN missing (apt-get install docker-registry)" >&2; return 1; }
   mkdir -p "$dir/storage"
+  if [ -n "$token" ]; then
+    tport=$(_token_server_start "$dir" "$creds") || { registry_stop "$dir"; return 1; }
+  fi
   port=$(_free_port)
   {
     echo "version: 0.1"
@@ -42,7 +80,14 @@ registry_start() {
     echo "http:"
     echo "  addr: 127.0.0.1:$port"
     echo "  headers: {X-Content-Type-Options: [nosniff]}"
-    if [ -n "$creds" ]; then
+    if [ -n "$token" ]; then
+      echo "auth:"
+      echo "  token:"
+      echo "    realm: http://127.0.0.1:$tport/token"
+      echo "    service: guise-test-registry"
+      echo "    issuer: guise-test-issuer"
+      echo "    rootcertbundle: $dir/cert.pem"
+    elif [ -n "$creds" ]; then
       _bcrypt_line "${creds%%:*}" "${creds#*:}" >"$dir/htpasswd"
       echo "auth:"
       echo "  htpasswd: {realm: guise-test, path: $dir/htpasswd}"
@@ -51,7 +96,7 @@ registry_start() {
   "$REGISTRY_BIN" serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
   echo $! >"$dir/pid"
   for i in $(seq 100); do
-    if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$port" 2>/dev/null; then
+    if _port_open "$port"; then
       echo "$port" >"$dir/port"
       echo "$port"
       return 0
@@ -65,13 +110,15 @@ registry_start() {
 }
 
 registry_stop() {
-  local dir=$1 pid
-  [ -f "$dir/pid" ] || return 0
-  pid=$(cat "$dir/pid")
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$dir/pid"
+  local dir=$1 pidfile pid
+  for pidfile in "$dir/pid" "$dir/token-pid"; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
 }
 
 # registry_push_rootfs PORT TARBALL WORKDIR [REPO] [CREDS]: OCI image from a rootfs tarball.
@@ -93,11 +140,11 @@ registry_push_rootfs() {
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
-  start) registry_start "$2" "${3:-}" ;;
+  start) registry_start "$2" "${3:-}" "${4:-}" ;;
   stop) registry_stop "$2" ;;
   push-busybox) registry_push_rootfs "$2" "$3" "$4" "${5:-busybox}" ;;
   *)
-    echo "usage: $0 start DIR [USER:PASS] | stop DIR | push-busybox PORT TARBALL DIR [REPO]" >&2
+    echo "usage: $0 start DIR [USER:PASS | --token USER:PASS] | stop DIR | push-busybox PORT TARBALL DIR [REPO]" >&2
     exit 2
     ;;
   esac
