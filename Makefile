@@ -8,6 +8,7 @@
 #   make demo       the main job: an unprivileged image build with apt
 #   make format     clang-format every source file
 
+.DEFAULT_GOAL := all
 CC ?= cc
 PKGS := libseccomp libcap libarchive sqlite3 jansson libcurl openssl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -104,6 +104,8 @@ struct fakefs_db {
   size_t count;
   unsigned logs_since_prune;
   unsigned tx_depth;
+  bool batching;   /* fakefs_db_set_batching */
+  bool batch_open; /* an outer transaction holds writes not yet committed */
 };
 
 static inline size_t hash_key(uint64_t dev, uint64_t ino)
@@ -230,11 +232,19 @@ static int step_done(struct fakefs_db *db, sqlite3_stmt *st, const char *step, g
   return 0;
 }
 
+static int open_batch(struct fakefs_db *db, guise_error **err)
+{
+  if (db->batch_open) return 0;
+  if (exec_sql(db, "BEGIN IMMEDIATE", err) < 0) return -1;
+  db->batch_open = true;
+  return 0;
+}
+
 static int need_writable(struct fakefs_db *db, guise_error **err)
 {
   if (db->readonly)
     return guise_fail(err, EROFS, "writing to %s opened read-only failed", db->path);
-  return 0;
+  return db->batching ? open_batch(db, err) : 0;
 }
 
 static int user_version(struct fakefs_db *db, int *version, guise_error **err)
@@ -373,6 +383,10 @@ fail:
 void fakefs_db_close(struct fakefs_db *db)
 {
   if (db == NULL) return;
+  _cleanup_error_ guise_error *err = NULL;
+  db->tx_depth = 0;
+  if (db->sql != NULL && fakefs_db_flush(db, &err) < 0)
+    fprintf(stderr, "guise: %s\n", err->msg); /* nothing else to tell: we are closing */
   for (int i = 0; i < ST_COUNT; i++)
     sqlite3_finalize(db->stmts[i]);
   sqlite3_close(db->sql);
@@ -393,32 +407,67 @@ int fakefs_db_path_for_rootfs(const char *rootfs, char **out, guise_error **err)
   return 0;
 }
 
-/* Transactions nest: only the outermost begin/commit reach SQLite. */
+/* Transactions nest: only the outermost begin/commit reach SQLite.  While batching, the
+ * outermost is a savepoint inside the batch's transaction, so that a rollback still undoes
+ * exactly one group of writes. */
 int fakefs_db_begin(struct fakefs_db *db, guise_error **err)
 {
   if (db->tx_depth++ > 0) return 0;
-  if (exec_sql(db, "BEGIN IMMEDIATE", err) < 0) {
-    db->tx_depth = 0;
-    return -1;
-  }
-  return 0;
+  int r = db->batching ? need_writable(db, err) : 0;
+  if (r == 0) r = exec_sql(db, db->batching ? "SAVEPOINT change" : "BEGIN IMMEDIATE", err);
+  if (r < 0) db->tx_depth = 0;
+  return r;
 }
 
 int fakefs_db_commit(struct fakefs_db *db, guise_error **err)
 {
   if (db->tx_depth == 0 || --db->tx_depth > 0) return 0;
-  return exec_sql(db, "COMMIT", err);
+  return exec_sql(db, db->batching ? "RELEASE change" : "COMMIT", err);
 }
 
 void fakefs_db_rollback(struct fakefs_db *db)
 {
   db->tx_depth = 0;
-  if (sqlite3_get_autocommit(db->sql)) return;
-  sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+  if (sqlite3_get_autocommit(db->sql)) {
+    db->batch_open = false; /* SQLite may have rolled the whole batch back on an error */
+  } else if (db->batching) {
+    sqlite3_exec(db->sql, "ROLLBACK TO change; RELEASE change", NULL, NULL, NULL);
+  } else {
+    sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+  }
   free(db->slots);
   db->slots = NULL;
   db->nslots = db->count = 0;
   load_cache(db, NULL);
+}
+
+void fakefs_db_set_batching(struct fakefs_db *db, bool on)
+{
+  db->batching = on && !db->readonly;
+}
+
+bool fakefs_db_batch_pending(const struct fakefs_db *db)
+{
+  return db->batch_open;
+}
+
+int fakefs_db_flush(struct fakefs_db *db, guise_error **err)
+{
+  if (!db->batch_open || db->tx_depth > 0) return 0;
+  db->batch_open = false;
+  if (sqlite3_get_autocommit(db->sql)) return 0;
+  return exec_sql(db, "COMMIT", err);
+}
+
+/* Several statements as one transaction (a savepoint of the batch while batching). */
+static int exec_in_transaction(struct fakefs_db *db, const char *sql, guise_error **err)
+{
+  if (fakefs_db_begin(db, err) < 0) return -1;
+  if (exec_sql(db, sql, err) < 0 || fakefs_db_commit(db, err) < 0) {
+    fakefs_db_rollback(db);
+    return -1;
+  }
+  return 0;
 }
 
 int fakefs_db_adopt_dev(struct fakefs_db *db, uint64_t dev, guise_error **err)
@@ -434,18 +483,13 @@ int fakefs_db_adopt_dev(struct fakefs_db *db, uint64_t dev, guise_error **err)
   if (known && old == dev) return 0;
   char sql[512];
   snprintf(sql, sizeof(sql),
-           "BEGIN IMMEDIATE;"
            "UPDATE files SET dev = %lld WHERE dev = %lld;"
            "UPDATE xattrs SET dev = %lld WHERE dev = %lld;"
            "UPDATE changes SET dev = %lld WHERE dev = %lld;"
-           "INSERT OR REPLACE INTO meta(key, value) VALUES('rootfs_dev', %lld);"
-           "COMMIT",
+           "INSERT OR REPLACE INTO meta(key, value) VALUES('rootfs_dev', %lld);",
            (long long)dev, (long long)old, (long long)dev, (long long)old, (long long)dev,
            (long long)old, (long long)dev);
-  if (exec_sql(db, sql, err) < 0) {
-    sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
-  }
+  if (exec_in_transaction(db, sql, err) < 0) return -1;
   if (old == dev) return 0;
   /* Reload: keys changed. */
   free(db->slots);
@@ -460,16 +504,12 @@ int fakefs_db_forget_other_devs(struct fakefs_db *db, uint64_t keep_dev, guise_e
   if (need_writable(db, err) < 0) return -1;
   char sql[256];
   snprintf(sql, sizeof(sql),
-           "BEGIN IMMEDIATE;"
            "DELETE FROM files WHERE dev != %lld;"
-           "DELETE FROM xattrs WHERE dev != %lld;"
-           "COMMIT",
+           "DELETE FROM xattrs WHERE dev != %lld;",
            (long long)keep_dev, (long long)keep_dev);
-  if (exec_sql(db, sql, err) < 0) {
-    sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
-  }
-  if (sqlite3_changes(db->sql) == 0) return 0;
+  int before = sqlite3_total_changes(db->sql);
+  if (exec_in_transaction(db, sql, err) < 0) return -1;
+  if (sqlite3_total_changes(db->sql) == before) return 0;
   free(db->slots);
   db->slots = NULL;
   db->nslots = db->count = 0;

@@ -89,6 +89,16 @@ int fakefs_db_commit(struct fakefs_db *db, guise_error **err);
 /* Abandon the transaction; the in-memory rows are reloaded from SQLite. */
 void fakefs_db_rollback(struct fakefs_db *db);
 
+/* Batching (the supervisor's mode): writes accumulate in one SQLite transaction until
+ * fakefs_db_flush commits them (the supervisor does so at most TRACER_DEFER_MS after the first,
+ * and on close).  Cuts a faked chown's syscalls by half; the price: a supervisor killed with
+ * SIGKILL loses the last moments of records (its container dies with it), and other readers
+ * of the database see them that much later.  begin/commit/rollback keep their meaning. */
+void fakefs_db_set_batching(struct fakefs_db *db, bool on);
+bool fakefs_db_batch_pending(const struct fakefs_db *db);
+/* Commit the batch (no-op when none is open or a begin is unfinished). */
+int fakefs_db_flush(struct fakefs_db *db, guise_error **err);
+
 /* --- identity --- */
 
 /* Fill key from a statx result that includes STATX_TYPE|STATX_INO (and STATX_BTIME if the

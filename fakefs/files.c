@@ -209,15 +209,11 @@ static void log_change(struct fakefs_files *f, const struct syscall_event *ev,
                        const struct fakefs_key *key, const char *path, const char *what)
 {
   if (!f->log_changes) return;
-  char link[64], exe[PATH_MAX];
-  snprintf(link, sizeof(link), "/proc/%d/exe", (int)ev->tid);
-  ssize_t n = readlink(link, exe, sizeof(exe) - 1);
-  exe[n > 0 ? n : 0] = '\0';
   struct fakefs_change c = {.dev = key->dev,
                             .ino = key->ino,
                             .path = path,
                             .pid = ev->tid,
-                            .exe = n > 0 ? exe : NULL,
+                            .exe = tracee_exe(ev->tracee),
                             .syscall = syscall_name(ev->id),
                             .what = what};
   _cleanup_error_ guise_error *err = NULL;

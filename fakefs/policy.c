@@ -47,6 +47,20 @@ static void policy_process_exited(void *ctx, pid_t tgid)
   fakefs_cred_forget(fp->creds, tgid);
 }
 
+static bool policy_deferred_pending(void *ctx)
+{
+  struct fakefs_policy *fp = ctx;
+  return fp->db != NULL && fakefs_db_batch_pending(fp->db);
+}
+
+static void policy_flush_deferred(void *ctx)
+{
+  struct fakefs_policy *fp = ctx;
+  _cleanup_error_ guise_error *err = NULL;
+  if (fp->db != NULL && fakefs_db_flush(fp->db, &err) < 0)
+    fprintf(stderr, "guise: %s\n", err->msg); /* the records stay in the next batch */
+}
+
 int fakefs_policy_new(const char *db_path, const char *rootfs, struct fakefs_policy **out,
                       guise_error **err)
 {
@@ -79,6 +93,9 @@ int fakefs_policy_new(const char *db_path, const char *rootfs, struct fakefs_pol
       goto fail;
     fp->have_files = true;
     fakefs_files_register(&fp->tp, &fp->files);
+    fakefs_db_set_batching(fp->db, true);
+    fp->tp.deferred_pending = policy_deferred_pending;
+    fp->tp.flush_deferred = policy_flush_deferred;
   }
   fakefs_cred_register(&fp->tp, fp->creds);
   *out = fp;

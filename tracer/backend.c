@@ -10,6 +10,7 @@
  * fills it in and translates it into the receiver's pid namespace (the container's first
  * process is pid 1 in its own). */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -169,4 +170,61 @@ int tracer_dispatch(struct tracer_state *st, struct tracee *t, uint32_t arch, in
     fn(ctx, &ev, reply);
   }
   return id;
+}
+
+/* The timer's signal: a realtime one of its own (seccomp.c uses SIGRTMIN + 2 to wake the loop
+ * when the listener hangs up).  Installed without SA_RESTART, so that the loop's blocking
+ * RECV or waitpid returns EINTR and the loop polls. */
+#define DEFER_SIGNAL (SIGRTMIN + 3)
+static volatile sig_atomic_t defer_due;
+
+static void defer_alarm(int sig)
+{
+  (void)sig;
+  defer_due = 1;
+}
+
+int tracer_deferred_start(struct tracer_state *st, guise_error **err)
+{
+  const struct tracer_policy *p = st->policy;
+  if (p->deferred_pending == NULL || p->flush_deferred == NULL) return 0;
+  struct sigaction sa = {.sa_handler = defer_alarm};
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(DEFER_SIGNAL, &sa, NULL) < 0)
+    return guise_fail_errno(err, "installing the supervisor's timer signal failed");
+  struct sigevent sev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = DEFER_SIGNAL};
+  sev._sigev_un._tid = gettid(); /* sigev_notify_thread_id, which glibc 2.36 lacks */
+  if (timer_create(CLOCK_MONOTONIC, &sev, &st->defer_timer) < 0)
+    return guise_fail_errno(err, "creating the supervisor's timer failed");
+  st->defer_timer_made = true;
+  defer_due = 0;
+  return 0;
+}
+
+void tracer_deferred_poll(struct tracer_state *st)
+{
+  if (!st->defer_timer_made) return;
+  const struct tracer_policy *p = st->policy;
+  if (defer_due) {
+    defer_due = 0;
+    st->defer_armed = false;
+    p->flush_deferred(p->ctx);
+  }
+  if (!st->defer_armed && p->deferred_pending(p->ctx)) {
+    struct itimerspec at = {.it_value = {.tv_nsec = TRACER_DEFER_MS * 1000000L}};
+    if (timer_settime(st->defer_timer, 0, &at, NULL) == 0)
+      st->defer_armed = true;
+    else
+      p->flush_deferred(p->ctx); /* no timer: no deferring */
+  }
+}
+
+void tracer_deferred_stop(struct tracer_state *st)
+{
+  if (!st->defer_timer_made) return;
+  timer_delete(st->defer_timer);
+  st->defer_timer_made = st->defer_armed = false;
+  signal(DEFER_SIGNAL, SIG_DFL);
+  const struct tracer_policy *p = st->policy;
+  if (p->deferred_pending(p->ctx)) p->flush_deferred(p->ctx);
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "tracer/pidmap.h"
 #include "tracer/tracer.h"
@@ -17,6 +18,7 @@ struct tracer_proc {
   int memfd;  /* /proc/TGID/mem, opened lazily; closed on execve (the mm changes) */
   int rootfd; /* /proc/TGID/root, opened lazily; closed on chroot, pivot_root, setns, unshare */
   pid_t ns_tgid; /* tgid in its own pid namespace (its /proc/self), read lazily; 0: not yet */
+  char *exe;     /* its /proc/TGID/exe, read lazily; dropped on execve */
 };
 
 struct tracer_state {
@@ -26,6 +28,8 @@ struct tracer_state {
   struct pidmap procs; /* tgid -> struct tracer_proc * */
   const struct tracer_policy *policy;
   long page_size;
+  bool defer_timer_made, defer_armed; /* see tracer_deferred_* */
+  timer_t defer_timer;
 };
 
 struct tracee {
@@ -61,6 +65,14 @@ bool tracer_needs_call(enum syscall_id id);
  * -1 for a call that is not one of ours (foreign arch, unknown number, tid 0). */
 int tracer_dispatch(struct tracer_state *st, struct tracee *t, uint32_t arch, int nr,
                     const uint64_t args[6], struct syscall_reply *reply);
+
+/* The policy's deferred work (tracer_policy.flush_deferred), for the backends' loops: start
+ * once (a one-shot timer that signals this thread; the signal interrupts a blocking wait with
+ * EINTR), poll after every answered call and every EINTR (flushes when the timer has fired,
+ * arms it when work is pending), stop before returning (flushes what is left). */
+int tracer_deferred_start(struct tracer_state *st, guise_error **err);
+void tracer_deferred_poll(struct tracer_state *st);
+void tracer_deferred_stop(struct tracer_state *st);
 
 /* The child's first message to the supervisor over the socket: which backend it chose, and
  * what the supervisor needs for it (tracer/backend.c). */

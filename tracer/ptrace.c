@@ -405,8 +405,10 @@ int tracer_ptrace_serve(const struct tracer_hello *hello, pid_t first_child,
   struct ptrace_state ps = {
       .st = {.listener = -1, .epfd = -1, .policy = policy, .page_size = sysconf(_SC_PAGESIZE)}};
   int ret = -1;
+  if (tracer_deferred_start(&ps.st, err) < 0) goto out;
   for (;;) {
     int status;
+    tracer_deferred_poll(&ps.st);
     pid_t tid = waitpid(-1, &status, __WALL);
     if (tid < 0) {
       if (errno == EINTR) continue;
@@ -441,6 +443,8 @@ int tracer_ptrace_serve(const struct tracer_hello *hello, pid_t first_child,
       resume(tid, PTRACE_CONT, sig); /* signal-delivery-stop: deliver it */
     }
   }
+out:
+  tracer_deferred_stop(&ps.st);
   pid_t k;
   void *v;
   for (size_t i = 0; pidmap_next(&ps.widened, &i, &k, &v);)

@@ -526,14 +526,17 @@ int tracer_seccomp_serve(int listener, pid_t first_child, const struct tracer_po
     goto out;
   }
   watching = true;
+  if (tracer_deferred_start(&st, err) < 0) goto out;
 
   for (;;) {
     memset(req, 0, req_size); /* RECV insists on a zeroed buffer */
     if (ioctl(st.listener, SECCOMP_IOCTL_NOTIF_RECV, req) == 0) {
       drain_exits(&st);
       answer(&st, req, resp, resp_size);
+      tracer_deferred_poll(&st);
       continue;
     }
+    tracer_deferred_poll(&st);
     if (atomic_load(&w.hup) || (errno == ENOENT && listener_hung_up(st.listener))) {
       ret = 0; /* every filtered task is gone */
       break;
@@ -544,6 +547,7 @@ int tracer_seccomp_serve(int listener, pid_t first_child, const struct tracer_po
     }
   }
 out:
+  tracer_deferred_stop(&st);
   if (watching) {
     uint64_t one = 1;
     (void)!write(w.stopfd, &one, sizeof(one));

@@ -170,6 +170,7 @@ static void proc_free(struct tracer_proc *p)
     close(p->memfd);
   if (p->rootfd >= 0)
     close(p->rootfd);
+  free(p->exe);
   free(p);
 }
 
@@ -202,6 +203,8 @@ void tracer_proc_invalidate(struct tracer_state *st, struct tracee *t, enum sysc
       close(p->memfd);
       p->memfd = -1;
     }
+    free(p->exe);
+    p->exe = NULL;
     /* A non-leader thread that execs takes over the tgid; other threads die. */
     if (t->tid != p->tgid)
       pidmap_remove(&st->tids, t->tid);
@@ -267,6 +270,20 @@ int tracee_umask(struct tracee *t, guise_error **err)
   if (v < 0)
     return guise_fail(err, errno, "reading the umask of %d failed", t->tid);
   return (int)v;
+}
+
+const char *tracee_exe(struct tracee *t)
+{
+  struct tracer_proc *p = tracer_proc_of(t, NULL);
+  if (p == NULL) return NULL;
+  if (p->exe == NULL) {
+    char link[64], exe[PATH_MAX];
+    snprintf(link, sizeof(link), "/proc/%d/exe", p->tgid);
+    ssize_t n = readlink(link, exe, sizeof(exe) - 1);
+    if (n <= 0) return NULL;
+    p->exe = strndup(exe, (size_t)n);
+  }
+  return p->exe;
 }
 
 static int memfd_of(struct tracee *t)

@@ -60,7 +60,15 @@ struct tracer_policy {
    * is unknown to the tracer; if its parent exits first, the orphan later inherits from its
    * new parent (the reaper), not from the original one. */
   void (*process_exited)(void *policy_ctx, pid_t tgid);
+  /* Optional: work the policy defers to keep it off the calls' path (fakefs commits its
+   * records in batches: one SQLite transaction per change cost more syscalls than the rest of
+   * a faked chown).  Between calls, at most TRACER_DEFER_MS after deferred_pending first says
+   * true, the backend calls flush_deferred, also when no further call comes; and always before
+   * tracer_serve returns. */
+  bool (*deferred_pending)(void *policy_ctx);
+  void (*flush_deferred)(void *policy_ctx);
 };
+#define TRACER_DEFER_MS 50
 
 /* --- what a handler may do with the tracee (implemented by every backend) --- */
 
@@ -73,6 +81,10 @@ pid_t tracee_parent_tgid(struct tracee *t);
 /* The parent of any process (from /proc/PID/stat), 0 when unknown: for walking further up
  * than tracee_parent_tgid. */
 pid_t tracer_parent_of(pid_t pid);
+
+/* The caller's executable as the supervisor sees its path (/proc/TGID/exe), for diagnostics;
+ * cached until the process execs.  NULL when unknown; valid until the handler returns. */
+const char *tracee_exe(struct tracee *t);
 
 /* Read len bytes of tracee memory. */
 int tracee_read(struct tracee *t, uint64_t addr, void *buf, size_t len, guise_error **err);

@@ -117,6 +117,63 @@ static void test_owner_and_no_row_for_root(void **state)
   assert_int_equal(fakefs_db_count(fx->db), 0);
 }
 
+/* Rows in SQLite, as another connection (guise db, the next session) sees them. */
+static int rows_on_disk(struct fixture *fx)
+{
+  sqlite3 *other = NULL;
+  assert_int_equal(sqlite3_open_v2(fx->dbpath, &other, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(sqlite3_prepare_v2(other, "SELECT count(*) FROM files", -1, &st, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  int n = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(other);
+  return n;
+}
+
+/* The supervisor's batching: writes wait for a flush (or close), a rollback undoes one group
+ * of writes and keeps the earlier ones of the batch. */
+static void test_batching(void **state)
+{
+  struct fixture *fx = *state;
+  struct fakefs_key a, b;
+  struct fake_inode fi;
+  touch(fx, "a");
+  touch(fx, "b");
+  key_of(fx, "a", &a);
+  key_of(fx, "b", &b);
+  fakefs_db_set_batching(fx->db, true);
+  assert_false(fakefs_db_batch_pending(fx->db));
+  assert_int_equal(fakefs_db_set_owner(fx->db, &a, 1, 1, "/a", NULL), 0);
+  assert_true(fakefs_db_batch_pending(fx->db));
+  assert_int_equal(rows_on_disk(fx), 0);
+
+  assert_int_equal(fakefs_db_begin(fx->db, NULL), 0);
+  assert_int_equal(fakefs_db_set_owner(fx->db, &b, 2, 2, "/b", NULL), 0);
+  assert_int_equal(fakefs_db_flush(fx->db, NULL), 0); /* a begin is unfinished: waits */
+  assert_true(fakefs_db_batch_pending(fx->db));
+  fakefs_db_rollback(fx->db);
+  assert_int_equal(lookup(fx, "b", &fi), 0);
+  assert_int_equal(lookup(fx, "a", &fi), 1);
+  assert_int_equal(fi.uid, 1);
+
+  assert_int_equal(fakefs_db_begin(fx->db, NULL), 0);
+  assert_int_equal(fakefs_db_set_owner(fx->db, &b, 3, 3, "/b", NULL), 0);
+  assert_int_equal(fakefs_db_commit(fx->db, NULL), 0);
+  assert_int_equal(rows_on_disk(fx), 0);
+  assert_int_equal(fakefs_db_flush(fx->db, NULL), 0);
+  assert_false(fakefs_db_batch_pending(fx->db));
+  assert_int_equal(rows_on_disk(fx), 2);
+
+  /* close commits what is pending */
+  assert_int_equal(fakefs_db_set_owner(fx->db, &a, 4, 4, NULL, NULL), 0);
+  fakefs_db_close(fx->db);
+  assert_int_equal(fakefs_db_open(fx->dbpath, 0, &fx->db, NULL), 0);
+  assert_int_equal(lookup(fx, "a", &fi), 1);
+  assert_int_equal(fi.uid, 4);
+}
+
 static void test_rename_keeps_row(void **state)
 {
   struct fixture *fx = *state;
@@ -504,6 +561,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_path_for_rootfs),
       cmocka_unit_test_setup_teardown(test_owner_and_no_row_for_root, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_batching, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rename_keeps_row, setup, teardown),
       cmocka_unit_test_setup_teardown(test_hard_links, setup, teardown),
       cmocka_unit_test_setup_teardown(test_inode_reuse, setup, teardown),
