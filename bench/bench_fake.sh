@@ -255,6 +255,14 @@ has() { for x in "${TOOLS[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; 
   echo "Issue 3's targets, guise in its user namespace: faked chown ≤ 5 µs: $(yn "$gc" 5) ($gc);"
   echo "faked stat ≤ 5 µs: $(yn "$gs" 5) ($gs); chown not slower than fakeroot: $(yn "$gc" "$fc");"
   echo "stat not slower than fakeroot: $(yn "$gs" "$fs")."
+  echo
+  echo "Where the time goes: getuid ($(call_median guise-ns getuid) µs) is the bare seccomp-notify round trip"
+  echo "on this machine (two context switches, RECV and SEND), the floor of any notify-based faker."
+  echo "A faked chown adds resolving the path in the caller's root (open its cwd, openat2, close),"
+  echo "a statx, a real chown to the unchanged owner (the kernel clears set-id bits as for root),"
+  echo "a path hint (readlink) and the SQLite row plus its change-log row; the records are committed"
+  echo "in batches (docs/fakefs-schema.md).  fakeroot's chown is a message to its daemon, which only"
+  echo "remembers it in memory; its stat pays for a round trip too, which is where guise is level."
 } >"$out"
 printf '\n'
 cat "$out"
