@@ -275,8 +275,18 @@ test_errors() {
   wait
   run_guise ps -a --root store
   for i in 1 2 3; do assert_match "Exited \(0\) +par$i$" "$OUT" "par$i"; done
-  # prune keeps what containers use even when their image has no name any more.
+  # The last name of an image containers use goes only with --force (as docker); a second
+  # name can go.  prune keeps what containers use even when their image has no name any more.
+  run_guise tag --root store localhost/base:latest localhost/base:other
+  assert_status 0
+  run_guise rmi --root store localhost/base:other
+  assert_status 0
   run_guise rmi --root store localhost/base:latest
+  assert_status 1
+  assert_match "rmi localhost/base:latest: container [a-z0-9]+ \([0-9a-f]{12}\) uses this image \(guise rm it first, or guise rmi --force\)" "$ERR" "in use"
+  run_guise images --root store
+  assert_contains "$OUT" "localhost/base"
+  run_guise rmi --root store --force localhost/base:latest
   assert_status 0
   run_guise prune --root store
   assert_status 0
