@@ -1091,6 +1091,24 @@ static int finish(struct builder *b, struct stage *st, char image_id[72], guise_
   return r;
 }
 
+/* The last stage's rootfs is its image's layers applied: the store keeps it as the image's
+ * unpacked rootfs instead of deleting it here and unpacking the layers again at the first
+ * `guise run` or FROM of the image.  Not when layers came from the cache after it was last
+ * brought up to date, nor with SOURCE_DATE_EPOCH (the layers carry clamped times, the rootfs
+ * the real ones). */
+static void keep_final_rootfs(struct builder *b, struct stage *st, const char *image_id)
+{
+  if (st->rootfd < 0 || st->applied != json_array_size(st->layers) ||
+      b->o->source_date_epoch >= 0)
+    return;
+  close(st->rootfd);
+  st->rootfd = -1;
+  _cleanup_error_ guise_error *err = NULL;
+  if (image_store_adopt_rootfs(b->store, image_id, st->rootfs, &err) < 0)
+    build_say(b, "WARNING: keeping the built rootfs failed (it is unpacked when needed): %s",
+              err->msg);
+}
+
 static void stage_clear(struct stage *st)
 {
   if (st->rootfd >= 0) close(st->rootfd);
@@ -1227,6 +1245,7 @@ int build_image(const struct build_options *o, char image_id[72], guise_error **
   }
   struct stage *final = &b.stages[b.n_stages - 1];
   if (finish(&b, final, image_id, err) < 0) goto out;
+  keep_final_rootfs(&b, final, image_id);
   for (size_t i = 0; o->build_args != NULL && o->build_args[i] != NULL; i++) {
     _cleanup_free_ char *name = strndup(o->build_args[i], strcspn(o->build_args[i], "="));
     if (strv_lookup(b.used_args, name) == NULL && strstr(name, "_PROXY") == NULL &&

@@ -668,6 +668,50 @@ int image_store_apply(const struct image_store *s, const struct stored_image *im
   return 0;
 }
 
+/* Move a complete rootfs (dir, and its faked-state database db) to final/final_db, under the
+ * store lock.  1 when moved; 0 when final exists already (another guise got there first: the
+ * caller's copy is removed); -1 with *err (nothing moved). */
+static int put_rootfs_in_place(const struct image_store *s, const char *dir, const char *db,
+                               const char *final, const char *final_db, guise_error **err)
+{
+  _cleanup_close_ int lock = image_store_lock(s, err);
+  if (lock < 0) return -1;
+  struct stat st;
+  if (stat(final, &st) == 0) {
+    rm_rf_at(AT_FDCWD, dir, NULL);
+    remove_db_files(db);
+    return 0;
+  }
+  remove_db_files(final_db); /* a leftover of an interrupted rename */
+  if (access(db, F_OK) == 0 && rename(db, final_db) < 0)
+    return guise_fail_errno(err, "rename %s to %s", db, final_db);
+  if (rename(dir, final) < 0) {
+    guise_fail_errno(err, "rename %s to %s", dir, final);
+    if (rename(final_db, db) < 0) remove_db_files(final_db);
+    return -1;
+  }
+  return 1;
+}
+
+int image_store_adopt_rootfs(const struct image_store *s, const char *config_digest,
+                             const char *dir, guise_error **err)
+{
+  _cleanup_free_ char *final = xasprintf("%s/rootfs/%s", s->root, digest_hex(config_digest));
+  _cleanup_free_ char *db = NULL, *final_db = NULL;
+  if (fakefs_db_path_for_rootfs(dir, &db, err) < 0 ||
+      fakefs_db_path_for_rootfs(final, &final_db, err) < 0)
+    return -1;
+  _cleanup_free_ char *rootfs_dir = xasprintf("%s/rootfs", s->root);
+  if (mkdir_p(rootfs_dir, 0700, err) < 0) return -1;
+  /* The last writer checkpointed the WAL when it closed the database (a read-only connection
+   * may have left an empty one); records still in a WAL would be lost by the rename, so such
+   * a rootfs is not adopted. */
+  _cleanup_free_ char *wal = xasprintf("%s-wal", db);
+  struct stat st;
+  if (stat(wal, &st) == 0 && st.st_size > 0) return 0;
+  return put_rootfs_in_place(s, dir, db, final, final_db, err);
+}
+
 int image_store_unpack(const struct image_store *s, const struct stored_image *img,
                        char **rootfs_path, guise_error **err)
 {
@@ -700,24 +744,7 @@ int image_store_unpack(const struct image_store *s, const struct stored_image *i
     ret = fakefs_db_path_for_rootfs(final, &final_db, err);
   if (ret == 0)
     ret = image_store_apply(s, img, tmp, tmp_db, err);
-  if (ret == 0) {
-    _cleanup_close_ int lock = image_store_lock(s, err);
-    if (lock < 0) {
-      ret = -1;
-    } else if (stat(final, &st) == 0) {
-      /* Another guise unpacked it meanwhile: keep theirs. */
-      rm_rf_at(AT_FDCWD, tmp, NULL);
-      remove_db_files(tmp_db);
-    } else {
-      remove_db_files(final_db); /* a leftover of an interrupted rename */
-      if (rename(tmp_db, final_db) < 0)
-        ret = guise_fail_errno(err, "rename %s to %s", tmp_db, final_db);
-      else if (rename(tmp, final) < 0) {
-        ret = guise_fail_errno(err, "rename %s to %s", tmp, final);
-        remove_db_files(final_db);
-      }
-    }
-  }
+  if (ret == 0 && put_rootfs_in_place(s, tmp, tmp_db, final, final_db, err) < 0) ret = -1;
   if (ret < 0) {
     rm_rf_at(AT_FDCWD, tmp, NULL);
     if (tmp_db != NULL)

@@ -116,6 +116,13 @@ static inline void stored_image_freep(struct stored_image **i)
 /* --- root filesystems --- */
 /* "<root>/rootfs/<config hex>" (may not exist yet). */
 char *image_store_rootfs_path(const struct image_store *s, const struct stored_image *img);
+/* Keep dir as the unpacked rootfs of the image with that config digest (a build's last stage
+ * is its image's layers applied: the image then needs no unpacking).  dir and its faked-state
+ * database (closed) are renamed into the store, which must be on the same filesystem.  1 when
+ * adopted; 0 when not (the store had one already: then dir is removed; or the database has a
+ * WAL left: dir is untouched); -1 with *err (dir untouched). */
+int image_store_adopt_rootfs(const struct image_store *s, const char *config_digest,
+                             const char *dir, guise_error **err);
 /* Unpack the image's layers (unless already done) and return its rootfs path. */
 int image_store_unpack(const struct image_store *s, const struct stored_image *img,
                        char **rootfs_path, guise_error **err);

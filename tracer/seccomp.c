@@ -536,7 +536,9 @@ int tracer_seccomp_serve(int listener, pid_t first_child, const struct tracer_po
       tracer_deferred_poll(&st);
       continue;
     }
-    tracer_deferred_poll(&st);
+    int recv_errno = errno;
+    tracer_deferred_poll(&st); /* the timer's signal interrupts RECV: this is its EINTR */
+    errno = recv_errno;
     if (atomic_load(&w.hup) || (errno == ENOENT && listener_hung_up(st.listener))) {
       ret = 0; /* every filtered task is gone */
       break;
