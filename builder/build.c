@@ -1092,10 +1092,10 @@ static int finish(struct builder *b, struct stage *st, char image_id[72], guise_
 }
 
 /* The last stage's rootfs is its image's layers applied: the store keeps it as the image's
- * unpacked rootfs instead of deleting it here and unpacking the layers again at the first
- * `guise run` or FROM of the image.  Not when layers came from the cache after it was last
- * brought up to date, nor with SOURCE_DATE_EPOCH (the layers carry clamped times, the rootfs
- * the real ones). */
+ * unpacked rootfs, as a pull leaves one (used by later builds' COPY --from and RUN --mount
+ * from=), instead of spending seconds deleting it here and unpacking the layers again then.
+ * Not when layers came from the cache after it was last brought up to date, nor with
+ * SOURCE_DATE_EPOCH (the layers carry clamped times, the rootfs the real ones). */
 static void keep_final_rootfs(struct builder *b, struct stage *st, const char *image_id)
 {
   if (st->rootfd < 0 || st->applied != json_array_size(st->layers) ||

@@ -384,7 +384,8 @@ void fakefs_db_close(struct fakefs_db *db)
 {
   if (db == NULL) return;
   _cleanup_error_ guise_error *err = NULL;
-  db->tx_depth = 0;
+  if (db->sql != NULL && db->batching && db->tx_depth > 0)
+    fakefs_db_rollback(db); /* an unfinished group of writes is not committed with the batch */
   if (db->sql != NULL && fakefs_db_flush(db, &err) < 0)
     fprintf(stderr, "guise: %s\n", err->msg); /* nothing else to tell: we are closing */
   for (int i = 0; i < ST_COUNT; i++)

@@ -630,9 +630,20 @@ int image_store_load_manifest(const struct image_store *s, const char *digest, c
 
 /* --- root filesystems --- */
 
+/* "<root>/rootfs/<config hex>", and <root>/rootfs made if missing when make_parent. */
+static char *rootfs_path_of(const struct image_store *s, const char *config_digest,
+                            bool make_parent, guise_error **err)
+{
+  if (make_parent) {
+    _cleanup_free_ char *dir = xasprintf("%s/rootfs", s->root);
+    if (mkdir_p(dir, 0700, err) < 0) return NULL;
+  }
+  return xasprintf("%s/rootfs/%s", s->root, digest_hex(config_digest));
+}
+
 char *image_store_rootfs_path(const struct image_store *s, const struct stored_image *img)
 {
-  return xasprintf("%s/rootfs/%s", s->root, digest_hex(img->manifest->config.digest));
+  return rootfs_path_of(s, img->manifest->config.digest, false, NULL);
 }
 
 static void remove_db_files(const char *db)
@@ -696,13 +707,11 @@ static int put_rootfs_in_place(const struct image_store *s, const char *dir, con
 int image_store_adopt_rootfs(const struct image_store *s, const char *config_digest,
                              const char *dir, guise_error **err)
 {
-  _cleanup_free_ char *final = xasprintf("%s/rootfs/%s", s->root, digest_hex(config_digest));
+  _cleanup_free_ char *final = rootfs_path_of(s, config_digest, true, err);
   _cleanup_free_ char *db = NULL, *final_db = NULL;
-  if (fakefs_db_path_for_rootfs(dir, &db, err) < 0 ||
+  if (final == NULL || fakefs_db_path_for_rootfs(dir, &db, err) < 0 ||
       fakefs_db_path_for_rootfs(final, &final_db, err) < 0)
     return -1;
-  _cleanup_free_ char *rootfs_dir = xasprintf("%s/rootfs", s->root);
-  if (mkdir_p(rootfs_dir, 0700, err) < 0) return -1;
   /* The last writer checkpointed the WAL when it closed the database (a read-only connection
    * may have left an empty one); records still in a WAL would be lost by the rename, so such
    * a rootfs is not adopted. */

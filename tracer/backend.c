@@ -211,7 +211,8 @@ void tracer_deferred_poll(struct tracer_state *st)
     p->flush_deferred(p->ctx);
   }
   if (!st->defer_armed && p->deferred_pending(p->ctx)) {
-    struct itimerspec at = {.it_value = {.tv_nsec = TRACER_DEFER_MS * 1000000L}};
+    struct itimerspec at = {.it_value = {.tv_sec = TRACER_DEFER_MS / 1000,
+                                         .tv_nsec = TRACER_DEFER_MS % 1000 * 1000000L}};
     if (timer_settime(st->defer_timer, 0, &at, NULL) == 0)
       st->defer_armed = true;
     else

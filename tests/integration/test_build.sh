@@ -82,7 +82,8 @@ no_tag() {
   [ -z "$(ls -d "$1"/build.* 2>/dev/null)" ] || fail "build directories left behind: $(ls -d "$1"/build.*)"
 }
 
-test_run_layer_has_faked_metadata() {
+# ctx/: busybox and a RUN that does what only root can (owners, set-id, devices) and deletes.
+faked_metadata_context() {
   busybox_context
   cat >ctx/Containerfile <<'CF'
 FROM scratch
@@ -91,6 +92,10 @@ RUN mkdir /data && echo hi >/data/x && chown 12:34 /data/x && chmod 4755 /data/x
     && mknod /data/null c 1 3 && mknod /data/sda b 8 0 && rm /bin/arch && rm -r /var/log
 CMD ["sh"]
 CF
+}
+
+test_run_layer_has_faked_metadata() {
+  faked_metadata_context
   run_guise build --root store -t t1 ctx
   assert_status 0
   assert_contains "$OUT" "STEP 3/4: RUN mkdir" "progress"
@@ -118,6 +123,35 @@ CF
   assert_eq $'== layer 0\n/bin 0755 0:0 d\n/bin/busybox 0755 0:0 f\n== layer 1\n/made 0755 0:0 d\n/made/ls 0644 0:0 f' \
     "$layers" "layers"
   assert_contains "$(image_config store localhost/t1:latest)" '"Cmd":["sh"]' "config"
+}
+
+# The last stage's rootfs stays in the store as the image's unpacked rootfs, as `guise pull`
+# leaves a pulled image: seen through guise run (with the faked-state database next to it), it
+# equals a container of the image, whose layers are applied afresh (no mountpoint or other
+# leftover of the RUN).  With SOURCE_DATE_EPOCH (clamped times in the layers) nothing is kept.
+test_built_rootfs_kept_and_equal_to_unpack() {
+  faked_metadata_context
+  run_guise build -q --root store -t kept ctx
+  assert_status 0
+  id=${OUT#sha256:}
+  [ -d "store/rootfs/$id" ] && [ -f "store/rootfs/$id.fakefs.db" ] ||
+    fail "the built rootfs of $id was not kept: $(ls store/rootfs 2>&1)"
+  treelist=$(helper treelist)
+  # tree ARGS...: the files a `guise run ARGS /treelist -n /` sees, in $TREE.
+  tree() {
+    run_guise run -v "$treelist:/treelist:ro" "$@" /treelist -n /
+    assert_status 0
+    TREE=$(printf '%s\n' "$OUT" | grep -Ev '^/(proc|sys|dev|treelist)[/ ]' | LC_ALL=C sort)
+  }
+  tree --rm --root store kept
+  unpacked=$TREE
+  assert_contains "$unpacked" "/data/x f 4755 12:34" "faked owner in the image"
+  tree --rootfs "store/rootfs/$id"
+  assert_eq "$unpacked" "$TREE" "kept rootfs against the image's layers applied afresh"
+
+  SOURCE_DATE_EPOCH=0 run_guise build -q --no-cache --root store -t sde ctx
+  assert_status 0
+  [ ! -e "store/rootfs/${OUT#sha256:}" ] || fail "kept a rootfs built with SOURCE_DATE_EPOCH"
 }
 
 test_users_chown_chmod() {

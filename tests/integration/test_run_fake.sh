@@ -18,6 +18,21 @@ test_chown_faked_and_recorded() {
   assert_contains "$OUT" "34" "guise db show"
 }
 
+# The supervisor commits its records in batches: a change with no call after it reaches the
+# database from the timer (TRACER_DEFER_MS), while the container still runs.
+test_records_reach_the_database_while_running() {
+  rootfs=$(fixture_rootfs busybox)
+  start_guise run --rootfs "$rootfs" -- sh -c 'touch /f && chown 56:78 /f && echo done >/done && exec sleep 60'
+  wait_for_file "$rootfs/done" done
+  sleep 1
+  run_guise db --rootfs "$rootfs" show /f
+  assert_status 0
+  assert_contains "$OUT" "56:78" "the running container's chown, as guise db sees it"
+  kill -TERM "$GUISE_PID"
+  wait_guise 20
+  assert_status 143
+}
+
 test_device_node_faked() {
   rootfs=$(fixture_rootfs busybox)
   run_in "$rootfs" 'mknod /sda b 8 0 && mknod /null c 1 3 && stat -c "%F %t:%T" /sda /null'
