@@ -135,7 +135,7 @@ int cmd_fake(int argc, char **argv)
   }
   close(sv[1]);
   int wstatus = -1;
-  int r = tracer_serve(sv[0], pid, policy, &wstatus, &err);
+  int r = tracer_serve(sv[0], -1, pid, policy, &wstatus, &err);
   close(sv[0]);
   if (r < 0) {
     guise_error_print(err);

@@ -1022,6 +1022,26 @@ static void h_symlinkat(void *ctx, const struct syscall_event *ev, struct syscal
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Durability barriers.  The supervisor commits its records in batches (fakefs/db.h); when a
+ * program makes its files durable (dpkg fsyncs each file it unpacked before renaming it into
+ * place, and its status file before moving on), their faked owners must be durable too, or a
+ * killed supervisor would leave a package that dpkg counts as unpacked without them. */
+
+void fakefs_files_flush(struct fakefs_files *f)
+{
+  _cleanup_error_ guise_error *err = NULL;
+  if (f->db != NULL && fakefs_db_flush(f->db, &err) < 0)
+    fprintf(stderr, "guise: %s\n", err->msg); /* the records stay in the next batch */
+}
+
+static void h_sync(void *ctx, const struct syscall_event *ev, struct syscall_reply *r)
+{
+  (void)ev;
+  (void)r; /* then the call itself runs */
+  fakefs_files_flush(ctx);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * unlink and rename: done by the supervisor when a row is involved, so that the row can be
  * dropped exactly when the inode's last link goes (its link count, read on a descriptor held
  * across the call, is then 0). */
@@ -1645,6 +1665,10 @@ void fakefs_files_register(struct tracer_policy *p, struct fakefs_files *f)
       {SYSCALL_MKDIRAT, h_mkdirat},
       {SYSCALL_SYMLINK, h_symlink},
       {SYSCALL_SYMLINKAT, h_symlinkat},
+      {SYSCALL_FSYNC, h_sync},
+      {SYSCALL_FDATASYNC, h_sync},
+      {SYSCALL_SYNC, h_sync},
+      {SYSCALL_SYNCFS, h_sync},
   };
   for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
     p->handlers[table[i].id] = table[i].fn;

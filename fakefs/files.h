@@ -51,8 +51,13 @@ int fakefs_files_init(struct fakefs_files *f, struct fakefs_db *db, uint32_t hos
 void fakefs_files_destroy(struct fakefs_files *f);
 
 /* Install the handlers for the ownership, mode, device, stat, xattr, unlink/rename and
- * creation calls into p->handlers, with f as their handler_ctx. */
+ * creation calls, and for fsync, fdatasync, sync and syncfs (which commit the pending batch of
+ * records first), into p->handlers, with f as their handler_ctx. */
 void fakefs_files_register(struct tracer_policy *p, struct fakefs_files *f);
+
+/* Commit the database's pending batch of records (fakefs_db_set_batching); a failure is
+ * printed and the records stay in the next batch. */
+void fakefs_files_flush(struct fakefs_files *f);
 
 /* --- pieces the handlers are made of, exported for tests and the layer writer --- */
 

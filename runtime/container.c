@@ -284,7 +284,7 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
   }
 
   /* Started first, so that it inherits the blocked signals. */
-  struct fake_supervisor faker = {.pid = -1, .container_sock = -1, .status_fd = -1};
+  struct fake_supervisor faker = FAKE_SUPERVISOR_NONE;
   if (spec->fake_db != NULL) {
     if (fake_supervisor_start(&faker, spec->fake_db, spec->rootfs, err) < 0) {
       if (args.sync_fd >= 0)
@@ -303,6 +303,7 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
     if (args.sync_fd >= 0)
       close(args.sync_fd);
     fake_supervisor_reap(&faker, true, NULL);
+    fake_supervisor_release_listener(&faker);
     sigprocmask(SIG_SETMASK, &args.parent_mask, NULL);
     return -1;
   }
@@ -334,6 +335,7 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
       rc = guise_error_prefix(err, "the container's faked state is incomplete");
     }
   }
+  fake_supervisor_release_listener(&faker); /* the container is gone */
   sigprocmask(SIG_SETMASK, &args.parent_mask, NULL);
   return rc;
 }

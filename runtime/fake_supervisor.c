@@ -28,8 +28,8 @@ static void report(int status_fd, guise_error *err)
   if (err != NULL && err->msg != NULL) write_all(status_fd, err->msg, strlen(err->msg));
 }
 
-static __attribute__((noreturn)) void supervisor_main(int sock, int status_fd, const char *db_path,
-                                                      const char *rootfs)
+static __attribute__((noreturn)) void supervisor_main(int sock, int status_fd, int keeper,
+                                                      const char *db_path, const char *rootfs)
 {
   _cleanup_error_ guise_error *err = NULL;
   prctl(PR_SET_NAME, "guise-fakefs", 0, 0, 0);
@@ -64,7 +64,7 @@ static __attribute__((noreturn)) void supervisor_main(int sock, int status_fd, c
   fakefs_policy_tracees_in_userns(fp);
   char ready = READY;
   if (write_all(status_fd, &ready, 1) < 0 || send(sock, &ready, 1, MSG_NOSIGNAL) != 1) _exit(125);
-  int r = tracer_serve(sock, 0, fakefs_policy_tracer(fp), NULL, &err);
+  int r = tracer_serve(sock, keeper, 0, fakefs_policy_tracer(fp), NULL, &err);
   if (r == 0) r = fakefs_policy_forget_volatile(fp, &err);
   if (r < 0) {
     report(status_fd, err);
@@ -77,36 +77,35 @@ static __attribute__((noreturn)) void supervisor_main(int sock, int status_fd, c
 int fake_supervisor_start(struct fake_supervisor *sup, const char *db_path, const char *rootfs,
                           guise_error **err)
 {
-  *sup = (struct fake_supervisor){.pid = -1, .container_sock = -1, .status_fd = -1};
-  int pair[2], status[2];
+  *sup = FAKE_SUPERVISOR_NONE;
+  _cleanup_close_ int sock = -1, container_sock = -1, status_read = -1, status_write = -1,
+                      keeper = -1, keeper_peer = -1;
+  int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
     return guise_fail_errno(err, "create the syscall-faking supervisor's socket pair");
-  if (pipe2(status, O_CLOEXEC) < 0) {
-    int e = errno;
-    close(pair[0]);
-    close(pair[1]);
-    return guise_fail(err, e, "create the syscall-faking supervisor's status pipe");
-  }
+  sock = pair[0];
+  container_sock = pair[1];
+  if (pipe2(pair, O_CLOEXEC) < 0)
+    return guise_fail_errno(err, "create the syscall-faking supervisor's status pipe");
+  status_read = pair[0];
+  status_write = pair[1];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+    return guise_fail_errno(err, "create the socket pair that keeps the seccomp listener");
+  keeper = pair[0];
+  keeper_peer = pair[1];
   pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    close(pair[0]);
-    close(pair[1]);
-    close(status[0]);
-    close(status[1]);
-    return guise_fail(err, e, "fork the syscall-faking supervisor");
-  }
+  if (pid < 0) return guise_fail_errno(err, "fork the syscall-faking supervisor");
   if (pid == 0) {
     /* Not holding the container's end lets it see the container fail before sending. */
-    close(pair[1]);
-    close(status[0]);
-    supervisor_main(pair[0], status[1], db_path, rootfs);
+    close(container_sock);
+    close(status_read);
+    close(keeper_peer);
+    supervisor_main(sock, status_write, keeper, db_path, rootfs);
   }
-  close(pair[0]);
-  close(status[1]);
   sup->pid = pid;
-  sup->container_sock = pair[1];
-  sup->status_fd = status[0];
+  sup->container_sock = steal_fd(&container_sock);
+  sup->status_fd = steal_fd(&status_read);
+  sup->listener_keeper = steal_fd(&keeper_peer);
   return 0;
 }
 
@@ -181,4 +180,10 @@ void fake_supervisor_close_container_end(struct fake_supervisor *sup)
 {
   if (sup->container_sock >= 0) close(sup->container_sock);
   sup->container_sock = -1;
+}
+
+void fake_supervisor_release_listener(struct fake_supervisor *sup)
+{
+  if (sup->listener_keeper >= 0) close(sup->listener_keeper);
+  sup->listener_keeper = -1;
 }

@@ -20,8 +20,16 @@ struct fake_supervisor {
   pid_t pid;
   int container_sock; /* the container's end: its first process sends the listener */
   int status_fd;      /* readiness, then the supervisor's error message */
-  bool opened_db;     /* set by fake_supervisor_reap: it got as far as that */
+  /* The supervisor sends a duplicate of the seccomp listener here, where it stays unread: an
+   * fd in flight is a reference, so if the supervisor is killed the listener stays open and
+   * the container's faked calls wait (until guise kills the container) rather than fail with
+   * ENOSYS, which dpkg or apt would act on in the meantime. */
+  int listener_keeper;
+  bool opened_db; /* set by fake_supervisor_reap: it got as far as that */
 };
+#define FAKE_SUPERVISOR_NONE                                                                       \
+  ((struct fake_supervisor){                                                                       \
+      .pid = -1, .container_sock = -1, .status_fd = -1, .listener_keeper = -1})
 
 /* Fork the supervisor for rootfs with database db_path.  While the container is being set up,
  * it sends the seccomp program (built with guise, runtime/fake_filter.h) and opens the
@@ -45,5 +53,8 @@ int fake_supervisor_reap(struct fake_supervisor *sup, bool block, guise_error **
 
 /* Parent's cleanup: close the container's end after the container has been created. */
 void fake_supervisor_close_container_end(struct fake_supervisor *sup);
+
+/* Drop guise's reference to the listener: only once the container is dead (see above). */
+void fake_supervisor_release_listener(struct fake_supervisor *sup);
 
 #endif

@@ -144,14 +144,19 @@ int tracer_hello_recv(int sock, struct tracer_hello *out, guise_error **err)
   return 0;
 }
 
-int tracer_serve(int sock, pid_t first_child, const struct tracer_policy *policy, int *wstatus,
-                 guise_error **err)
+int tracer_serve(int sock, int keeper, pid_t first_child, const struct tracer_policy *policy,
+                 int *wstatus, guise_error **err)
 {
   if (wstatus != NULL) *wstatus = -1;
   struct tracer_hello hello;
   if (tracer_hello_recv(sock, &hello, err) < 0) return -1;
   if (hello.backend == TRACER_BACKEND_PTRACE)
     return tracer_ptrace_serve(&hello, first_child, policy, wstatus, err);
+  _cleanup_error_ guise_error *unsent = NULL;
+  if (keeper >= 0 && tracer_hello_send(keeper, TRACER_BACKEND_SECCOMP, hello.fd, &unsent) < 0) {
+    close(hello.fd); /* the filtered processes get ENOSYS: their keeper must stop them */
+    return guise_fail(err, unsent->errnum, "handing the seccomp listener to its keeper failed");
+  }
   return tracer_seccomp_serve(hello.fd, first_child, policy, wstatus, err);
 }
 
@@ -211,8 +216,8 @@ void tracer_deferred_poll(struct tracer_state *st)
     p->flush_deferred(p->ctx);
   }
   if (!st->defer_armed && p->deferred_pending(p->ctx)) {
-    struct itimerspec at = {.it_value = {.tv_sec = TRACER_DEFER_MS / 1000,
-                                         .tv_nsec = TRACER_DEFER_MS % 1000 * 1000000L}};
+    unsigned ms = p->defer_ms != 0 ? p->defer_ms : TRACER_DEFER_MS;
+    struct itimerspec at = {.it_value = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L}};
     if (timer_settime(st->defer_timer, 0, &at, NULL) == 0)
       st->defer_armed = true;
     else

@@ -33,6 +33,8 @@
   /* creation while the faked fsuid/fsgid is not 0 */                                              \
   X(OPEN, open) X(OPENAT, openat) X(OPENAT2, openat2) X(CREAT, creat) X(MKDIR, mkdir)              \
   X(MKDIRAT, mkdirat) X(SYMLINK, symlink) X(SYMLINKAT, symlinkat)                                  \
+  /* durability barriers: what the caller made durable, its faked state must be too */            \
+  X(FSYNC, fsync) X(FDATASYNC, fdatasync) X(SYNC, sync) X(SYNCFS, syncfs)                          \
   /* refused in the filter itself (ENOSYS): io_uring would bypass interception */               \
   X(IO_URING_SETUP, io_uring_setup)                                                                \
   /* trapped by the tracer itself to keep its per-process caches right (the memory descriptor  \

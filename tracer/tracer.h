@@ -64,9 +64,10 @@ struct tracer_policy {
    * records in batches: one SQLite transaction per change cost more syscalls than the rest of
    * a faked chown).  Between calls, at most TRACER_DEFER_MS after deferred_pending first says
    * true, the backend calls flush_deferred, also when no further call comes; and always before
-   * tracer_serve returns. */
+   * tracer_serve returns.  defer_ms overrides TRACER_DEFER_MS when not 0 (tests). */
   bool (*deferred_pending)(void *policy_ctx);
   void (*flush_deferred)(void *policy_ctx);
+  unsigned defer_ms;
 };
 #define TRACER_DEFER_MS 50
 
@@ -183,9 +184,14 @@ int tracer_child_install_backend(int sock, const struct tracer_filter *filter,
  *
  * On return (also on error) the listener is closed: any process still filtered then gets
  * ENOSYS for intercepted calls and is never left blocked.  (ptrace: the tracees are attached with
- * PTRACE_O_EXITKILL, so they are killed when the supervisor exits, also after an error.) */
-int tracer_serve(int sock, pid_t first_child, const struct tracer_policy *policy, int *wstatus,
-                 guise_error **err);
+ * PTRACE_O_EXITKILL, so they are killed when the supervisor exits, also after an error.)
+ *
+ * keeper: -1, or a socket that gets a duplicate of the seccomp listener (an SCM_RIGHTS message)
+ * as soon as it arrives.  While the keeper's peer holds that, the listener outlives a supervisor
+ * that dies: filtered processes then wait in their intercepted call instead of going on with
+ * ENOSYS, and the holder must kill them.  Nothing is sent for ptrace. */
+int tracer_serve(int sock, int keeper, pid_t first_child, const struct tracer_policy *policy,
+                 int *wstatus, guise_error **err);
 
 /* Whether seccomp user notification is usable here (kernel >= 5.9 features, no listener in an
  * outer filter — the latter is only found out by tracer_child_install with errnum EBUSY). */

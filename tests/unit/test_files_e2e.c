@@ -48,11 +48,37 @@ static void touch(const char *p)
 
 static const unsigned char cap_v2[20] = {0x01, 0x00, 0x00, 0x02, 0x00, 0x20};
 
+static const char *db_path; /* the supervisor's database, which the child reads too */
+
+static size_t committed_rows(void)
+{
+  struct fakefs_db *db = NULL;
+  if (fakefs_db_open(db_path, FAKEFS_DB_READONLY, &db, NULL) < 0) return (size_t)-1;
+  size_t rows = fakefs_db_count(db);
+  fakefs_db_close(db);
+  return rows;
+}
+
 /* Everything here runs traced. */
 static int child_checks(void)
 {
   struct stat st;
   struct statx stx;
+
+  /* The supervisor's timer is an hour here: a record waits in its batch until a durability
+   * barrier of the program commits it, before the barrier returns. */
+  touch("durable");
+  CHECK(chown("durable", 51, 52) == 0);
+  CHECK(committed_rows() == 0);
+  int dfd = open("durable", O_RDONLY | O_CLOEXEC);
+  CHECK(dfd >= 0 && fsync(dfd) == 0);
+  CHECK(committed_rows() == 1);
+  CHECK(fchown(dfd, 53, 54) == 0 && fdatasync(dfd) == 0);
+  CHECK(chown("durable", 0, 0) == 0);
+  CHECK(committed_rows() == 1);
+  sync();
+  CHECK(committed_rows() == 0);
+  if (dfd >= 0) close(dfd);
 
   /* chown and the stat family */
   touch("f");
@@ -195,7 +221,10 @@ static void run_end_to_end(enum tracer_backend backend)
   guise_error *err = NULL;
   struct fakefs_policy *fp = NULL;
   assert_int_equal(fakefs_policy_new(dbpath, NULL, &fp, &err), 0);
-  const struct tracer_policy *policy = fakefs_policy_tracer(fp);
+  struct tracer_policy policy_copy = *fakefs_policy_tracer(fp);
+  policy_copy.defer_ms = 3600 * 1000;
+  const struct tracer_policy *policy = &policy_copy;
+  db_path = dbpath;
   int sv[2];
   assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
   pid_t pid = fork();
@@ -214,7 +243,7 @@ static void run_end_to_end(enum tracer_backend backend)
   }
   close(sv[1]);
   int wstatus = -1;
-  assert_int_equal(tracer_serve(sv[0], pid, policy, &wstatus, &err), 0);
+  assert_int_equal(tracer_serve(sv[0], -1, pid, policy, &wstatus, &err), 0);
   close(sv[0]);
   if (wstatus == -1) assert_int_equal(waitpid(pid, &wstatus, 0), pid);
   fakefs_policy_free(fp);
