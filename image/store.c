@@ -765,15 +765,6 @@ int image_store_unpack(const struct image_store *s, const struct stored_image *i
   return 0;
 }
 
-int image_store_rootfs(struct image_store *s, const char *name, char **rootfs_path,
-                       guise_error **err)
-{
-  _cleanup_stored_image_ struct stored_image *img = NULL;
-  if (image_store_load(s, name, &img, err) < 0)
-    return -1;
-  return image_store_unpack(s, img, rootfs_path, err);
-}
-
 /* --- writing images --- */
 
 int image_store_write_layer(const struct image_store *s, int rootfd, struct fakefs_db *db,

@@ -130,10 +130,6 @@ int image_store_unpack(const struct image_store *s, const struct stored_image *i
  * (created when missing).  On failure dir is partially applied (the caller discards it). */
 int image_store_apply(const struct image_store *s, const struct stored_image *img, const char *dir,
                       const char *db_path, guise_error **err);
-/* Resolve a name to its unpacked rootfs (unpacking on first use): what `guise run IMAGE`
- * uses.  The fakefs database is fakefs_db_path_for_rootfs(*rootfs_path). */
-int image_store_rootfs(struct image_store *s, const char *name, char **rootfs_path,
-                       guise_error **err);
 
 /* --- writing images --- */
 /* Write rootfd's changes since base (everything when base is NULL) as a layer blob in the store
