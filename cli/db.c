@@ -339,7 +339,8 @@ static int db_check(struct db_cli *c, int argc, char **argv, guise_error **err)
   int stale = fakefs_db_check(c->db, c->rootfd, fix, check_report, NULL, err);
   if (stale < 0) return -1;
   if (stale == 0) {
-    printf("database intact (%zu rows)\n", fakefs_db_count(c->db));
+    size_t rows = fakefs_db_count(c->db);
+    printf("database intact (%zu row%s)\n", rows, rows == 1 ? "" : "s");
     return 0;
   }
   if (fix) {
