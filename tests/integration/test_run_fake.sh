@@ -91,10 +91,12 @@ test_access_acl_sets_mode() {
 
 test_volatile_state_dropped() {
   rootfs=$(fixture_rootfs busybox)
-  run_in "$rootfs" 'mknod /dev/xyz c 1 3 && touch /tmp/f && chown 5 /tmp/f' --tmpfs /tmp
+  run_in "$rootfs" 'mknod /dev/xyz c 1 3 && touch /tmp/f /kept && chown 5 /tmp/f /kept' --tmpfs /tmp
   assert_status 0
   run_guise db --rootfs "$rootfs" check
   assert_status 0
+  # Only /kept, on the rootfs itself, keeps its row.
+  assert_contains "$OUT" "database intact (1 row)" "rows left after the run"
 }
 
 test_killed_supervisor_stops_container() {
