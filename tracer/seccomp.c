@@ -492,6 +492,7 @@ int tracer_seccomp_serve(int listener, pid_t first_child, const struct tracer_po
                       .first_child = first_child, .wstatus = wstatus};
   bool watching = false;
   struct sigaction sa = {.sa_handler = wake_handler}, old_sa; /* no SA_RESTART: RECV -> EINTR */
+  sigset_t old_mask;
   int ret = -1;
 
   st.listener = listener;
@@ -526,17 +527,26 @@ int tracer_seccomp_serve(int listener, pid_t first_child, const struct tracer_po
     goto out;
   }
   watching = true;
+  tracer_signals_block(&old_mask);
   if (tracer_deferred_start(&st, err) < 0) goto out;
 
   for (;;) {
     memset(req, 0, req_size); /* RECV insists on a zeroed buffer */
-    if (ioctl(st.listener, SECCOMP_IOCTL_NOTIF_RECV, req) == 0) {
+    tracer_signals_unblock(); /* a timer signal that came meanwhile is delivered here */
+    if (tracer_deferred_due()) {
+      tracer_signals_reblock();
+      tracer_deferred_poll(&st);
+      continue;
+    }
+    int got = ioctl(st.listener, SECCOMP_IOCTL_NOTIF_RECV, req);
+    int recv_errno = errno;
+    tracer_signals_reblock();
+    if (got == 0) {
       drain_exits(&st);
       answer(&st, req, resp, resp_size);
       tracer_deferred_poll(&st);
       continue;
     }
-    int recv_errno = errno;
     tracer_deferred_poll(&st); /* the timer's signal interrupts RECV: this is its EINTR */
     errno = recv_errno;
     if (atomic_load(&w.hup) || (errno == ENOENT && listener_hung_up(st.listener))) {
@@ -554,6 +564,7 @@ out:
     uint64_t one = 1;
     (void)!write(w.stopfd, &one, sizeof(one));
     pthread_join(thread, NULL);
+    tracer_signals_restore(&old_mask);
     sigaction(SIGRTMIN + 2, &old_sa, NULL);
   }
   if (w.stopfd >= 0)
