@@ -12,19 +12,26 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "fakefs/db.h"
 #include "fakefs/policy.h"
 #include "tracer/tracer.h"
 #include "util/cleanup.h"
 
 static void fake_usage(FILE *out)
 {
-  fputs("Usage: guise fake [--db FILE] [--backend auto|seccomp|ptrace] [--] COMMAND [ARG...]\n"
+  fputs("Usage: guise fake [--db FILE] [--rootfs DIR] [--backend auto|seccomp|ptrace] [--]\n"
+        "                  COMMAND [ARG...]\n"
         "\n"
         "Run COMMAND on the host believing it is root: set*id/get*id, groups and capabilities\n"
         "are faked per process and, with --db, ownership, modes, device nodes and privileged\n"
         "xattrs are recorded in FILE and shown back by stat.  Works for static binaries.\n"
         "\n"
         "  --db FILE   faked-state database (created if missing)\n"
+        "  --rootfs DIR\n"
+        "              COMMAND populates the root filesystem DIR (e.g. tar -C DIR): the\n"
+        "              database is DIR's own (DIR.fakefs.db, as guise run and guise db find it,\n"
+        "              unless --db says otherwise) and its paths are recorded as seen from\n"
+        "              inside DIR; rows for other filesystems are volatile, as in guise run\n"
         "  --backend B how calls are intercepted: seccomp (user notification), ptrace (where\n"
         "              no seccomp listener can be had, e.g. inside another sandbox that holds\n"
         "              one; slower) or auto (seccomp, else ptrace with a notice; default)\n"
@@ -36,6 +43,7 @@ static void fake_usage(FILE *out)
 
 static const struct option fake_options[] = {
     {"db", required_argument, NULL, 'd'},
+    {"rootfs", required_argument, NULL, 'r'},
     {"backend", required_argument, NULL, 'b'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -52,7 +60,7 @@ static int exit_code(int wstatus)
 
 int cmd_fake(int argc, char **argv)
 {
-  const char *db = NULL;
+  const char *db = NULL, *rootfs_arg = NULL;
   enum tracer_backend backend = TRACER_BACKEND_AUTO;
   _cleanup_error_ guise_error *err = NULL;
   int c;
@@ -61,6 +69,9 @@ int cmd_fake(int argc, char **argv)
     switch (c) {
     case 'd':
       db = optarg;
+      break;
+    case 'r':
+      rootfs_arg = optarg;
       break;
     case 'b':
       if (tracer_backend_parse(optarg, &backend, &err) < 0) {
@@ -82,8 +93,23 @@ int cmd_fake(int argc, char **argv)
   }
   char **cmd = argv + optind;
 
+  _cleanup_free_ char *rootfs = NULL, *rootfs_db = NULL;
+  if (rootfs_arg != NULL) {
+    rootfs = realpath(rootfs_arg, NULL);
+    if (rootfs == NULL) {
+      fprintf(stderr, "guise: rootfs %s: %s\n", rootfs_arg, strerror(errno));
+      return 125;
+    }
+    if (db == NULL) {
+      if (fakefs_db_path_for_rootfs(rootfs_arg, &rootfs_db, &err) < 0) {
+        guise_error_print(err);
+        return 125;
+      }
+      db = rootfs_db;
+    }
+  }
   _cleanup_fakefs_policy_ struct fakefs_policy *fp = NULL;
-  if (fakefs_policy_new(db, NULL, &fp, &err) < 0) {
+  if (fakefs_policy_new(db, rootfs, &fp, &err) < 0) {
     guise_error_print(err);
     return 125;
   }

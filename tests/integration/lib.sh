@@ -230,7 +230,7 @@ fixture_rootfs_faked() {
   tarball=$(_fixture_tarball "$name")
   local dir
   dir=$(mktemp -d "$TEST_TMP/rootfs-$name.XXXXXX")
-  "$GUISE" fake --db "$dir.fakefs.db" -- tar --extract --file "$tarball" --directory "$dir" \
+  "$GUISE" fake --rootfs "$dir" -- tar --extract --file "$tarball" --directory "$dir" \
     --same-owner --preserve-permissions 2>"$TEST_TMP/.tar-errors" ||
     fail "fixture_rootfs_faked $name: $(head -3 "$TEST_TMP/.tar-errors")"
   printf '%s\n' "$dir"

@@ -81,6 +81,20 @@ test_fake_db_option() {
   [ ! -e "$rootfs.fakefs.db" ] || fail "default database created despite --fake-db"
 }
 
+# guise fake --rootfs DIR populates a rootfs from outside (as fixture_rootfs_faked does): the
+# database is DIR's and its paths are those seen inside DIR, so guise db finds nothing moved.
+test_fake_rootfs_records_paths_inside() {
+  rootfs=$(fixture_rootfs_faked bookworm)
+  [ -f "$rootfs.fakefs.db" ] || fail "guise fake --rootfs did not use the rootfs's database"
+  run_guise db --rootfs "$rootfs" check
+  assert_status 0
+  assert_contains "$OUT" "database intact" "check"
+  assert_not_contains "$OUT" "moved:" "paths recorded as seen inside the rootfs"
+  run_guise db --rootfs "$rootfs" why /etc/shadow
+  assert_status 0
+  assert_contains "$OUT" "path /etc/shadow" "the change log's path"
+}
+
 # sed -i and cp -p copy an access ACL onto a 0600 temporary file: the mode must follow it.
 test_access_acl_sets_mode() {
   rootfs=$(fixture_rootfs bookworm)
