@@ -10,7 +10,6 @@
  * fills it in and translates it into the receiver's pid namespace (the container's first
  * process is pid 1 in its own). */
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -180,41 +179,8 @@ int tracer_dispatch(struct tracer_state *st, struct tracee *t, uint32_t arch, in
 
 /* The timer's signal: a realtime one of its own (seccomp.c uses SIGRTMIN + 2 to wake the loop
  * when the listener hangs up).  Installed without SA_RESTART, so that the loop's blocking
- * RECV or waitpid returns EINTR and the loop polls.  Both are blocked outside that wait. */
+ * RECV or waitpid returns EINTR and the loop polls. */
 #define DEFER_SIGNAL (SIGRTMIN + 3)
-#define WAKE_SIGNAL (SIGRTMIN + 2)
-
-static sigset_t loop_signals(void)
-{
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, DEFER_SIGNAL);
-  sigaddset(&set, WAKE_SIGNAL);
-  return set;
-}
-
-void tracer_signals_block(sigset_t *old)
-{
-  sigset_t set = loop_signals();
-  pthread_sigmask(SIG_BLOCK, &set, old);
-}
-
-void tracer_signals_unblock(void)
-{
-  sigset_t set = loop_signals();
-  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-}
-
-void tracer_signals_reblock(void)
-{
-  sigset_t set = loop_signals();
-  pthread_sigmask(SIG_BLOCK, &set, NULL);
-}
-
-void tracer_signals_restore(const sigset_t *old)
-{
-  pthread_sigmask(SIG_SETMASK, old, NULL);
-}
 static volatile sig_atomic_t defer_due;
 
 static void defer_alarm(int sig)
@@ -246,19 +212,12 @@ void tracer_deferred_poll(struct tracer_state *st)
   const struct tracer_policy *p = st->policy;
   if (defer_due) {
     defer_due = 0;
+    st->defer_armed = false;
     p->flush_deferred(p->ctx);
-    if (st->defer_armed && !p->deferred_pending(p->ctx)) {
-      struct itimerspec off = {0};
-      timer_settime(st->defer_timer, 0, &off, NULL);
-      st->defer_armed = false;
-    }
   }
   if (!st->defer_armed && p->deferred_pending(p->ctx)) {
-    /* Periodic, so that a signal that slips in between the loop's last check and its wait
-     * (it then interrupts nothing) is followed by another. */
     unsigned ms = p->defer_ms != 0 ? p->defer_ms : TRACER_DEFER_MS;
-    struct timespec every = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L};
-    struct itimerspec at = {.it_value = every, .it_interval = every};
+    struct itimerspec at = {.it_value = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L}};
     if (timer_settime(st->defer_timer, 0, &at, NULL) == 0)
       st->defer_armed = true;
     else
@@ -266,9 +225,9 @@ void tracer_deferred_poll(struct tracer_state *st)
   }
 }
 
-bool tracer_deferred_due(void)
+int tracer_deferred_signal(void)
 {
-  return defer_due;
+  return DEFER_SIGNAL;
 }
 
 void tracer_deferred_stop(struct tracer_state *st)

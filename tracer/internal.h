@@ -2,7 +2,6 @@
 #ifndef GUISE_TRACER_INTERNAL_H
 #define GUISE_TRACER_INTERNAL_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -73,19 +72,8 @@ int tracer_dispatch(struct tracer_state *st, struct tracee *t, uint32_t arch, in
  * arms it when work is pending), stop before returning (flushes what is left). */
 int tracer_deferred_start(struct tracer_state *st, guise_error **err);
 void tracer_deferred_poll(struct tracer_state *st);
-bool tracer_deferred_due(void); /* the timer fired since the last poll */
 void tracer_deferred_stop(struct tracer_state *st);
-
-/* The supervisor's own signals (the deferred-work timer's, the seccomp watcher's wake-up) may
- * interrupt only the loop's wait, never the work on a call: an interrupted
- * SECCOMP_IOCTL_NOTIF_ADDFD with FLAG_SEND leaves the notification marked as answered, and the
- * caller's open() returns 0 (seen: apt then wrote its download to its stdin pipe); SQLite's
- * busy waits would be cut short.  _block at the loop's start (saving the old mask in *old),
- * _unblock/_reblock around the wait, _restore at the end. */
-void tracer_signals_block(sigset_t *old);
-void tracer_signals_unblock(void);
-void tracer_signals_reblock(void);
-void tracer_signals_restore(const sigset_t *old);
+int tracer_deferred_signal(void); /* the timer's signal number */
 
 /* The child's first message to the supervisor over the socket: which backend it chose, and
  * what the supervisor needs for it (tracer/backend.c). */

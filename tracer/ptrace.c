@@ -405,21 +405,11 @@ int tracer_ptrace_serve(const struct tracer_hello *hello, pid_t first_child,
   struct ptrace_state ps = {
       .st = {.listener = -1, .epfd = -1, .policy = policy, .page_size = sysconf(_SC_PAGESIZE)}};
   int ret = -1;
-  sigset_t old_mask;
-  tracer_signals_block(&old_mask);
   if (tracer_deferred_start(&ps.st, err) < 0) goto out;
   for (;;) {
     int status;
     tracer_deferred_poll(&ps.st);
-    tracer_signals_unblock(); /* a timer signal that came meanwhile is delivered here */
-    if (tracer_deferred_due()) {
-      tracer_signals_reblock();
-      continue;
-    }
     pid_t tid = waitpid(-1, &status, __WALL);
-    int wait_errno = errno;
-    tracer_signals_reblock();
-    errno = wait_errno;
     if (tid < 0) {
       if (errno == EINTR) continue;
       if (errno == ECHILD) {
@@ -455,7 +445,6 @@ int tracer_ptrace_serve(const struct tracer_hello *hello, pid_t first_child,
   }
 out:
   tracer_deferred_stop(&ps.st);
-  tracer_signals_restore(&old_mask);
   pid_t k;
   void *v;
   for (size_t i = 0; pidmap_next(&ps.widened, &i, &k, &v);)
