@@ -541,7 +541,7 @@ int cmd_db(int argc, char **argv)
       fprintf(stderr, "guise db: --rootfs or --db is required\n");
       return 125;
     }
-    if (fakefs_db_path_for_rootfs(rootfs, &default_db, &err) < 0) {
+    if (fakefs_db_path_for_named_rootfs(rootfs, NULL, &default_db, &err) < 0) {
       guise_error_print(err);
       return 125;
     }

@@ -95,18 +95,11 @@ int cmd_fake(int argc, char **argv)
 
   _cleanup_free_ char *rootfs = NULL, *rootfs_db = NULL;
   if (rootfs_arg != NULL) {
-    rootfs = realpath(rootfs_arg, NULL);
-    if (rootfs == NULL) {
-      fprintf(stderr, "guise: rootfs %s: %s\n", rootfs_arg, strerror(errno));
+    if (fakefs_db_path_for_named_rootfs(rootfs_arg, &rootfs, &rootfs_db, &err) < 0) {
+      guise_error_print(err);
       return 125;
     }
-    if (db == NULL) {
-      if (fakefs_db_path_for_rootfs(rootfs_arg, &rootfs_db, &err) < 0) {
-        guise_error_print(err);
-        return 125;
-      }
-      db = rootfs_db;
-    }
+    if (db == NULL) db = rootfs_db;
   }
   _cleanup_fakefs_policy_ struct fakefs_policy *fp = NULL;
   if (fakefs_policy_new(db, rootfs, &fp, &err) < 0) {

@@ -408,6 +408,16 @@ int fakefs_db_path_for_rootfs(const char *rootfs, char **out, guise_error **err)
   return 0;
 }
 
+int fakefs_db_path_for_named_rootfs(const char *rootfs, char **real, char **db_path,
+                                    guise_error **err)
+{
+  _cleanup_free_ char *path = realpath(rootfs, NULL);
+  if (path == NULL) return guise_fail_errno(err, "opening rootfs %s failed", rootfs);
+  if (fakefs_db_path_for_rootfs(path, db_path, err) < 0) return -1;
+  if (real != NULL) *real = steal_ptr(&path);
+  return 0;
+}
+
 /* Transactions nest: only the outermost begin/commit reach SQLite.  While batching, the
  * outermost is a savepoint inside the batch's transaction, so that a rollback still undoes
  * exactly one group of writes. */

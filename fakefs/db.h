@@ -71,6 +71,12 @@ static inline void fakefs_db_closep(struct fakefs_db **db)
  * rootfs directory so the database never appears inside the image. */
 int fakefs_db_path_for_rootfs(const char *rootfs, char **out, guise_error **err);
 
+/* For a rootfs a user names (which must exist): its real path (*real, may be NULL) and the
+ * database next to it, so that every command finds the same one whatever symlink it was named
+ * through.  Both are malloc'd. */
+int fakefs_db_path_for_named_rootfs(const char *rootfs, char **real, char **db_path,
+                                    guise_error **err);
+
 /* The schema version this build writes (meta.schema_version). */
 int fakefs_db_schema_version(void);
 

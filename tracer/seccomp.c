@@ -49,6 +49,10 @@
 #include "tracer/internal.h"
 #include "util/cleanup.h"
 
+/* The watcher thread's signal to the main thread, to interrupt its RECV (the commit timer has
+ * its own, backend.c). */
+#define WAKE_SIGNAL (SIGRTMIN + 2)
+
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 #define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
 #endif
@@ -358,7 +362,7 @@ static void answer(struct tracer_state *st, struct seccomp_notif *req,
      * would cost ~7% of the supervisor's time. */
     sigset_t ours, old;
     sigemptyset(&ours);
-    sigaddset(&ours, SIGRTMIN + 2);
+    sigaddset(&ours, WAKE_SIGNAL);
     sigaddset(&ours, tracer_deferred_signal());
     pthread_sigmask(SIG_BLOCK, &ours, &old);
     int r = ioctl(st->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
@@ -458,7 +462,7 @@ static void *watch(void *arg)
    * it enters RECV would be lost, hence the repetition). */
   if (atomic_load(&w->hup)) {
     for (int i = 0; i < 1000; i++) {
-      pthread_kill(w->main, SIGRTMIN + 2);
+      pthread_kill(w->main, WAKE_SIGNAL);
       struct pollfd pfd = {.fd = w->stopfd, .events = POLLIN};
       if (poll(&pfd, 1, 10) > 0)
         break;
@@ -529,7 +533,7 @@ int tracer_seccomp_serve(int listener, pid_t first_child, const struct tracer_po
     guise_fail_errno(err, "creating the supervisor's event descriptors failed");
     goto out;
   }
-  sigaction(SIGRTMIN + 2, &sa, &old_sa);
+  sigaction(WAKE_SIGNAL, &sa, &old_sa);
   pthread_t thread;
   int e = pthread_create(&thread, NULL, watch, &w);
   if (e != 0) {
@@ -565,7 +569,7 @@ out:
     uint64_t one = 1;
     (void)!write(w.stopfd, &one, sizeof(one));
     pthread_join(thread, NULL);
-    sigaction(SIGRTMIN + 2, &old_sa, NULL);
+    sigaction(WAKE_SIGNAL, &old_sa, NULL);
   }
   if (w.stopfd >= 0)
     close(w.stopfd);

@@ -90,9 +90,18 @@ test_fake_rootfs_records_paths_inside() {
   assert_status 0
   assert_contains "$OUT" "database intact" "check"
   assert_not_contains "$OUT" "moved:" "paths recorded as seen inside the rootfs"
+  local rows=$OUT
   run_guise db --rootfs "$rootfs" why /etc/shadow
   assert_status 0
   assert_contains "$OUT" "path /etc/shadow" "the change log's path"
+  # Named through a symlink, the rootfs keeps its database: the one next to its real path.
+  ln -s "$rootfs" "$TEST_TMP/rootfs-link"
+  run_guise db --rootfs "$TEST_TMP/rootfs-link" check
+  assert_status 0
+  assert_eq "$rows" "$OUT" "guise db through a symlink"
+  run_in "$TEST_TMP/rootfs-link" 'stat -c %G /etc/shadow'
+  assert_status 0
+  assert_eq shadow "$OUT" "guise run through a symlink"
 }
 
 # sed -i and cp -p copy an access ACL onto a 0600 temporary file: the mode must follow it.

@@ -93,6 +93,26 @@ static void test_path_for_rootfs(void **state)
   guise_error_release(&err);
 }
 
+/* Named through a symlink, a rootfs keeps the database next to its real path. */
+static void test_path_for_named_rootfs(void **state)
+{
+  struct fixture *fx = *state;
+  char link[128];
+  snprintf(link, sizeof(link), "%s/link", fx->dir);
+  assert_int_equal(symlink("root", link), 0);
+  char *real = NULL, *db = NULL;
+  assert_int_equal(fakefs_db_path_for_named_rootfs(link, &real, &db, NULL), 0);
+  assert_string_equal(real, fx->root);
+  assert_string_equal(db, fx->dbpath);
+  free(real);
+  free(db);
+  guise_error *err = NULL;
+  snprintf(link, sizeof(link), "%s/missing", fx->dir);
+  assert_int_equal(fakefs_db_path_for_named_rootfs(link, NULL, &db, &err), -1);
+  assert_int_equal(err->errnum, ENOENT);
+  guise_error_release(&err);
+}
+
 static void test_owner_and_no_row_for_root(void **state)
 {
   struct fixture *fx = *state;
@@ -560,6 +580,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_path_for_rootfs),
+      cmocka_unit_test_setup_teardown(test_path_for_named_rootfs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_owner_and_no_row_for_root, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batching, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rename_keeps_row, setup, teardown),

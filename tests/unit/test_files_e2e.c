@@ -3,6 +3,7 @@
  * checks the database.  Needs seccomp user notification (skipped without it). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -212,15 +213,21 @@ static int child_checks(void)
   return failures;
 }
 
-/* Run child_fn in a child under the complete faking policy of the given backend, with a fresh
- * database (dbpath) and a fresh directory (dir, the child's cwd), committing every defer_ms;
- * asserts that it exited with 0. */
+/* A fresh directory (the child's cwd) and its database. */
+struct e2e_files {
+  char dir[32];
+  char db[64];
+};
+
+/* Run child_fn in a child under the complete faking policy of the given backend, in fresh
+ * files, committing every defer_ms; asserts that it exited with 0. */
 static void supervise(enum tracer_backend backend, unsigned defer_ms, int (*child_fn)(void),
-                      char dir[27], char dbpath[64])
+                      struct e2e_files *files)
 {
-  strcpy(dir, "/tmp/guise-test-e2e-XXXXXX");
-  assert_non_null(mkdtemp(dir));
-  snprintf(dbpath, 64, "%s.fakefs.db", dir);
+  snprintf(files->dir, sizeof(files->dir), "/tmp/guise-test-e2e-XXXXXX");
+  assert_non_null(mkdtemp(files->dir));
+  snprintf(files->db, sizeof(files->db), "%s.fakefs.db", files->dir);
+  const char *dir = files->dir, *dbpath = files->db;
   guise_error *err = NULL;
   struct fakefs_policy *fp = NULL;
   assert_int_equal(fakefs_policy_new(dbpath, NULL, &fp, &err), 0);
@@ -254,22 +261,30 @@ static void supervise(enum tracer_backend backend, unsigned defer_ms, int (*chil
   assert_int_equal(WEXITSTATUS(wstatus), 0);
 }
 
-static void remove_test_files(const char *dir, const char *dbpath)
+static void remove_test_files(const struct e2e_files *files)
 {
   char cmd[512];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s-wal' '%s-shm'", dir, dbpath, dbpath, dbpath);
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s-wal' '%s-shm'", files->dir, files->db,
+           files->db, files->db);
   assert_int_equal(system(cmd), 0);
+}
+
+static bool seccomp_or_skip(void)
+{
+  if (tracer_seccomp_available()) return true;
+  fprintf(stderr, "skipped: seccomp user notification is not available here\n");
+  return false;
 }
 
 /* The same checks under either backend: the handlers must not see the difference. */
 static void run_end_to_end(enum tracer_backend backend)
 {
-  char dir[27], dbpath[64];
-  supervise(backend, 3600 * 1000, child_checks, dir, dbpath);
+  struct e2e_files files;
+  supervise(backend, 3600 * 1000, child_checks, &files);
 
   /* The database holds exactly the faked state left at the end. */
   struct fakefs_db *db = NULL;
-  assert_int_equal(fakefs_db_open(dbpath, FAKEFS_DB_READONLY, &db, NULL), 0);
+  assert_int_equal(fakefs_db_open(files.db, FAKEFS_DB_READONLY, &db, NULL), 0);
   /* l, null, sda, x (capability), b, byapt, byapt-excl, mode0, bycreat, byopenat2, aptdir,
    * aptlink, aptdir2 (aptfifo only when the tracer intercepts mknod of FIFOs) */
   size_t rows = fakefs_db_count(db);
@@ -278,7 +293,7 @@ static void run_end_to_end(enum tracer_backend backend)
   assert_int_equal(fakefs_db_check(db, rootfd, false, NULL, NULL, NULL), 0);
   close(rootfd);
   fakefs_db_close(db);
-  remove_test_files(dir, dbpath);
+  remove_test_files(&files);
 }
 
 /* Files created as a faked non-root user come from the supervisor (SECCOMP_IOCTL_NOTIF_ADDFD).
@@ -303,16 +318,16 @@ static int child_creates_under_timer(void)
 static void test_creations_survive_the_commit_timer(void **state)
 {
   (void)state;
-  if (!tracer_seccomp_available()) skip();
-  char dir[27], dbpath[64];
-  supervise(TRACER_BACKEND_SECCOMP, 1, child_creates_under_timer, dir, dbpath);
-  remove_test_files(dir, dbpath);
+  if (!seccomp_or_skip()) skip();
+  struct e2e_files files;
+  supervise(TRACER_BACKEND_SECCOMP, 1, child_creates_under_timer, &files);
+  remove_test_files(&files);
 }
 
 static void test_handlers_end_to_end(void **state)
 {
   (void)state;
-  if (!tracer_seccomp_available()) skip();
+  if (!seccomp_or_skip()) skip();
   run_end_to_end(TRACER_BACKEND_SECCOMP);
 }
 
