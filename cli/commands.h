@@ -28,8 +28,7 @@ int cmd_load(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 
-/* Shared by the listing commands (cli/images.c): "1.09 MB", "3 weeks ago". */
-void human_size(double bytes, char *out, size_t n);
+/* Shared by the listing commands (cli/images.c): "3 weeks ago". */
 void human_age(const char *created, char *out, size_t n);
 
 #endif

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "image/archive.h"
 #include "util/cleanup.h"
+#include "util/units.h"
 
 static void history_usage(FILE *out)
 {

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "image/store.h"
 #include "util/cleanup.h"
+#include "util/units.h"
 
 static void images_usage(FILE *out)
 {
@@ -20,17 +21,6 @@ static void images_usage(FILE *out)
         out);
 }
 
-void human_size(double b, char *out, size_t n)
-{
-  const char *u[] = {"B", "kB", "MB", "GB", "TB"};
-  int i = 0;
-  while (b >= 1000 && i < 4) {
-    b /= 1000;
-    i++;
-  }
-  snprintf(out, n, i == 0 ? "%.0f %s" : "%.3g %s", b, u[i]);
-}
-
 void human_age(const char *created, char *out, size_t n)
 {
   struct tm tm = {0};
@@ -40,8 +30,7 @@ void human_age(const char *created, char *out, size_t n)
   }
   time_t t = timegm(&tm);
   double d = difftime(time(NULL), t);
-  if (d < 0)
-    d = 0;
+  if (d < 0) d = 0;
   static const struct {
     double secs;
     const char *unit;
@@ -103,8 +92,7 @@ int cmd_images(int argc, char **argv)
     printf("%-40s %-12s %-14s %-16s %s\n", "NAME", "TAG", "IMAGE ID", "CREATED", "SIZE");
   int rc = 0;
   for (size_t i = 0; i < n; i++) {
-    if (e[i].name == NULL)
-      continue;
+    if (e[i].name == NULL) continue;
     _cleanup_stored_image_ struct stored_image *img = NULL;
     _cleanup_error_ guise_error *lerr = NULL;
     if (image_store_load(s, e[i].name, &img, &lerr) < 0) {
@@ -113,8 +101,7 @@ int cmd_images(int argc, char **argv)
       continue;
     }
     _cleanup_free_ char *repo = strdup(e[i].name);
-    if (repo == NULL)
-      abort();
+    if (repo == NULL) abort();
     const char *tag = "<none>";
     char *slash = strrchr(repo, '/');
     char *at = strchr(repo, '@');
@@ -130,10 +117,10 @@ int cmd_images(int argc, char **argv)
       size += img->manifest->layers[k].size;
     const char *id = img->manifest->config.digest + 7;
     if (strcmp(format, "json") == 0) {
-      json_array_append_new(
-          arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?,s:I}", "Name", e[i].name, "Repository", repo,
-                         "Tag", tag, "Id", id, "Digest", img->desc.digest, "Created",
-                         img->config->created, "Size", (json_int_t)size));
+      json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?,s:I}", "Name", e[i].name,
+                                           "Repository", repo, "Tag", tag, "Id", id, "Digest",
+                                           img->desc.digest, "Created", img->config->created,
+                                           "Size", (json_int_t)size));
     } else if (quiet) {
       printf("%.12s\n", id);
     } else {

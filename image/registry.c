@@ -17,6 +17,7 @@
 #include "image/reference.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
+#include "util/units.h"
 
 #define MAX_ATTEMPTS 5
 #define USER_AGENT "guise/0.1.0"
@@ -719,17 +720,6 @@ static void transfer_setup(struct transfer *t)
 static void short_digest(const char *digest, char out[20])
 {
   snprintf(out, 20, "%.19s", digest);
-}
-
-static void human_size(double b, char *out, size_t n)
-{
-  const char *u[] = {"B", "kB", "MB", "GB", "TB"};
-  int i = 0;
-  while (b >= 1000 && i < 4) {
-    b /= 1000;
-    i++;
-  }
-  snprintf(out, n, i == 0 ? "%.0f %s" : "%.1f %s", b, u[i]);
 }
 
 struct progress {

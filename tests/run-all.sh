@@ -101,6 +101,31 @@ root_verify() {
   done
 }
 
+# The layering of HACKING.md's table: the tree passes, and a planted include that crosses it
+# (image/ including builder/, in a temp copy) is caught, so the check cannot pass vacuously.
+run_layering_check() {
+  local out tmp
+  if out=$(bash tests/check-layers.sh 2>&1); then
+    echo "ok - layering: every include follows HACKING.md's table"
+    count ok "layering"
+  else
+    echo "FAIL - layering: includes across layers:"
+    printf '%s\n' "$out" | sed 's/^/#   /'
+    count FAIL "layering"
+  fi
+  tmp=$(mktemp -d)
+  cp -r util image "$tmp/"
+  sed -i '1i #include "builder/internal.h"' "$tmp/image/store.c"
+  if out=$(bash tests/check-layers.sh "$tmp" 2>&1) || [[ "$out" != *'image/store.c:1: includes "builder/internal.h"'* ]]; then
+    echo "FAIL - layering check: a planted include of builder/ in image/ was not reported ($out)"
+    count FAIL "layering check"
+  else
+    echo "ok - layering check: a planted include of builder/ in image/ is reported"
+    count ok "layering check"
+  fi
+  rm -rf "$tmp"
+}
+
 run_integration_tests() {
   local guise=${GUISE_BIN:-build/asan/guise}
   if [ ! -x "$guise" ]; then
@@ -232,7 +257,7 @@ run_integration_tests() {
   fi
 }
 
-[ $mode = integration ] || run_unit_tests
+[ $mode = integration ] || { run_unit_tests; run_layering_check; }
 [ $mode = unit ] || run_integration_tests
 
 echo
