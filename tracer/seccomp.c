@@ -22,9 +22,8 @@
  * Supervisor side (tracer_serve): the main thread blocks in NOTIF_RECV; a watcher thread waits
  * for EPOLLHUP on the listener (every filtered task is gone, 5.9+) and reaps the first child;
  * one pidfd per known thread group, polled without blocking before each call is answered,
- * reports exits (dropping that process's caches and state).
- * SECCOMP_IOCTL_NOTIF_SET_FLAGS(SYNC_WAKE_UP) (6.6+) makes the kernel wake the supervisor on the
- * caller's CPU: the round trip drops from ~12 to ~5 µs. */
+ * reports exits (dropping that process's caches and state).  SECCOMP_IOCTL_NOTIF_SET_FLAGS(SYNC_WAKE_UP) (6.6+) makes the kernel wake
+ * the supervisor on the caller's CPU: the round trip drops from ~12 to ~5 µs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
@@ -350,7 +349,8 @@ int tracer_filter_build(const struct tracer_policy *policy, struct tracer_filter
                         guise_error **err)
 {
   struct sock_fprog prog;
-  if (build_filter(policy, &prog, err) < 0) return -1;
+  if (build_filter(policy, &prog, err) < 0)
+    return -1;
   out->insns = prog.filter;
   out->size = prog.len * sizeof(struct sock_filter);
   return 0;
@@ -359,7 +359,8 @@ int tracer_filter_build(const struct tracer_policy *policy, struct tracer_filter
 int tracer_child_install(int sock, const struct tracer_policy *policy, guise_error **err)
 {
   struct tracer_filter filter;
-  if (tracer_filter_build(policy, &filter, err) < 0) return -1;
+  if (tracer_filter_build(policy, &filter, err) < 0)
+    return -1;
   int r = tracer_child_install_filter(sock, &filter, err);
   free(filter.insns);
   return r;
@@ -376,14 +377,12 @@ int tracer_child_install_filter(int sock, const struct tracer_filter *filter, gu
   unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
   int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
   if (fd < 0 && errno == EINVAL) /* < 5.19 */
-    fd =
-        (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
   int e = errno;
   if (fd < 0) {
     if (e == EBUSY)
-      return guise_fail(err, e,
-                        "installing the seccomp filter failed (an outer sandbox already "
-                        "holds a seccomp listener)");
+      return guise_fail(err, e, "installing the seccomp filter failed (an outer sandbox already "
+                                "holds a seccomp listener)");
     if (e == EACCES)
       return guise_fail(err, e, "installing the seccomp filter failed (no_new_privs not set)");
     return guise_fail(err, e, "installing the seccomp filter failed");
@@ -443,10 +442,12 @@ static void answer(struct tracer_state *st, struct seccomp_notif *req,
     int e = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     close((int)reply.value);
-    if (r >= 0 || e == ENOENT) return; /* answered (or the caller is gone) */
-    resp->error = -e;                  /* e.g. EMFILE in the tracee */
+    if (r >= 0 || e == ENOENT)
+      return; /* answered (or the caller is gone) */
+    resp->error = -e; /* e.g. EMFILE in the tracee */
   } else if (reply.action == SYSCALL_RETURN || reply.action == SYSCALL_RETURN_FD) {
-    if (reply.action == SYSCALL_RETURN_FD) close((int)reply.value);
+    if (reply.action == SYSCALL_RETURN_FD)
+      close((int)reply.value);
     if (reply.error != 0)
       resp->error = -reply.error;
     else
@@ -460,7 +461,8 @@ static void answer(struct tracer_state *st, struct seccomp_notif *req,
 
 bool tracee_call_valid(struct tracee *t)
 {
-  if (t->st->listener < 0) return true;
+  if (t->st->listener < 0)
+    return true;
   uint64_t id = t->notif_id;
   return ioctl(t->st->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
@@ -503,7 +505,8 @@ static void *watch(void *arg)
   for (;;) {
     struct epoll_event evs[4];
     int n = epoll_wait(epfd, evs, 4, -1);
-    if (n < 0 && errno != EINTR) break;
+    if (n < 0 && errno != EINTR)
+      break;
     bool leave = false;
     for (int i = 0; i < n; i++) {
       if (evs[i].data.u64 == 1)
@@ -522,9 +525,11 @@ static void *watch(void *arg)
         leave = true;
       }
     }
-    if (leave) break;
+    if (leave)
+      break;
   }
-  if (child_pidfd >= 0) close(child_pidfd);
+  if (child_pidfd >= 0)
+    close(child_pidfd);
   close(epfd);
   /* Interrupt the main thread's RECV until it has seen the flag (a signal sent just before
    * it enters RECV would be lost, hence the repetition). */
@@ -532,7 +537,8 @@ static void *watch(void *arg)
     for (int i = 0; i < 1000; i++) {
       pthread_kill(w->main, WAKE_SIGNAL);
       struct pollfd pfd = {.fd = w->stopfd, .events = POLLIN};
-      if (poll(&pfd, 1, 10) > 0) break;
+      if (poll(&pfd, 1, 10) > 0)
+        break;
     }
   }
   return NULL;
@@ -564,16 +570,14 @@ static void drain_exits(struct tracer_state *st)
 int tracer_seccomp_serve(int listener, pid_t first_child, const struct tracer_policy *policy,
                          int *wstatus, guise_error **err)
 {
-  if (wstatus != NULL) *wstatus = -1;
-  struct tracer_state st = {
-      .listener = -1, .epfd = -1, .policy = policy, .page_size = sysconf(_SC_PAGESIZE)};
+  if (wstatus != NULL)
+    *wstatus = -1;
+  struct tracer_state st = {.listener = -1, .epfd = -1, .policy = policy,
+                            .page_size = sysconf(_SC_PAGESIZE)};
   _cleanup_free_ struct seccomp_notif *req = NULL;
   _cleanup_free_ struct seccomp_notif_resp *resp = NULL;
-  struct watcher w = {.st = &st,
-                      .main = pthread_self(),
-                      .stopfd = -1,
-                      .first_child = first_child,
-                      .wstatus = wstatus};
+  struct watcher w = {.st = &st, .main = pthread_self(), .stopfd = -1,
+                      .first_child = first_child, .wstatus = wstatus};
   bool watching = false;
   struct sigaction sa = {.sa_handler = wake_handler}, old_sa; /* no SA_RESTART: RECV -> EINTR */
   int ret = -1;
@@ -640,10 +644,12 @@ out:
     pthread_join(thread, NULL);
     sigaction(WAKE_SIGNAL, &old_sa, NULL);
   }
-  if (w.stopfd >= 0) close(w.stopfd);
+  if (w.stopfd >= 0)
+    close(w.stopfd);
   if (st.listener >= 0)
     close(st.listener); /* pending and later calls now fail with ENOSYS, never block */
-  if (st.epfd >= 0) close(st.epfd);
+  if (st.epfd >= 0)
+    close(st.epfd);
   tracer_state_destroy(&st);
   return ret;
 }
