@@ -28,6 +28,7 @@ struct tracer_state {
   struct pidmap procs; /* tgid -> struct tracer_proc * */
   const struct tracer_policy *policy;
   long page_size;
+  bool vm_write_refused; /* process_vm_writev refused here (EPERM): /proc/PID/mem instead */
   bool defer_timer_made, defer_armed; /* see tracer_deferred_* */
   timer_t defer_timer;
 };

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,17 +363,52 @@ int tracee_read_string(struct tracee *t, uint64_t addr, char *buf, size_t size, 
   return guise_fail(err, ENAMETOOLONG, "a string of %d is too long", t->tid);
 }
 
+/* Whether [addr, addr+len) lies in writable mappings of t's process (/proc/TGID/maps), for
+ * writes through /proc/PID/mem, which the kernel makes with FOLL_FORCE: they would go through
+ * a read-only page where the tracee's own call fails with EFAULT. */
+static bool range_writable(struct tracee *t, struct tracer_proc *p, uint64_t addr, size_t len)
+{
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/maps", p->tgid);
+  _cleanup_fclose_ FILE *maps = fopen(path, "re");
+  if (maps == NULL || !tracee_call_valid(t)) return false;
+  uint64_t want = addr, end = addr + len;
+  if (end < addr) return false;
+  char line[512];
+  while (want < end && fgets(line, sizeof(line), maps) != NULL) {
+    unsigned long long lo, hi;
+    char perms[5];
+    if (sscanf(line, "%llx-%llx %4s", &lo, &hi, perms) != 3) return false;
+    if (strchr(line, '\n') == NULL) /* a long path: skip the rest of the line */
+      for (int c; (c = fgetc(maps)) != EOF && c != '\n';)
+        ;
+    if (hi <= want) continue;
+    if (lo > want || perms[1] != 'w')
+      return false; /* a hole or a read-only mapping (lines are sorted by address) */
+    want = hi;
+  }
+  return want >= end;
+}
+
 int tracee_write(struct tracee *t, uint64_t addr, const void *buf, size_t len, guise_error **err)
 {
-  int fd = memfd_of(t);
-  if (fd >= 0) {
-    ssize_t n = pwrite(fd, buf, len, (off_t)addr);
-    if (n == (ssize_t)len)
-      return 0;
+  struct tracer_proc *p = tracer_proc_of(t, err);
+  if (p == NULL) return -1;
+  /* process_vm_writev honours page protections as the kernel's own copy to the caller does; a
+   * sandbox may refuse it (Docker's default seccomp profile: EPERM), then /proc/PID/mem. */
+  if (!t->st->vm_write_refused) {
+    struct iovec local = {.iov_base = (void *)buf, .iov_len = len};
+    struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
+    ssize_t n = process_vm_writev(t->tid, &local, 1, &remote, 1, 0);
+    if (n == (ssize_t)len) return 0;
+    if (n >= 0 || (errno != EPERM && errno != ENOSYS))
+      return guise_fail(err, EFAULT, "writing %zu bytes to %d at 0x%llx failed", len, t->tid,
+                        (unsigned long long)addr);
+    t->st->vm_write_refused = true;
   }
-  struct iovec local = {.iov_base = (void *)buf, .iov_len = len};
-  struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-  if (process_vm_writev(t->tid, &local, 1, &remote, 1, 0) == (ssize_t)len)
+  int fd = memfd_of(t);
+  if (fd >= 0 && range_writable(t, p, addr, len) &&
+      pwrite(fd, buf, len, (off_t)addr) == (ssize_t)len)
     return 0;
   return guise_fail(err, EFAULT, "writing %zu bytes to %d at 0x%llx failed", len, t->tid,
                     (unsigned long long)addr);

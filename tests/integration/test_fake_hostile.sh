@@ -26,4 +26,45 @@ test_compat_calls_refused() {
   done
 }
 
+# A faked call whose result goes to a read-only page fails with EFAULT and leaves the page alone,
+# as the kernel's own does (a write through /proc/PID/mem would ignore the protection).
+test_readonly_result_buffer_faults() {
+  local probe backend call
+  probe=$(helper fakehostile)
+  for backend in seccomp ptrace; do
+    touch "f.$backend"
+    run_guise fake --backend "$backend" --db "$TEST_TMP/$backend.db" -- "$probe" rowrite "f.$backend"
+    assert_status 0
+    for call in stat statx fstat getresuid getgroups; do
+      assert_line "$OUT" "$call errno=EFAULT page=intact" "$backend: $call"
+    done
+  done
+}
+
+# A thread makes a faked stat and exits; its id goes to a new process (set through ns_last_pid,
+# so the supervisor runs in a pid namespace of our own), whose faked stat must be answered in
+# its own memory, not in the first process's.
+test_reused_thread_id_gets_its_own_answer() {
+  local probe backend
+  probe=$(helper fakehostile)
+  unshare --user --map-root-user --pid --fork --mount-proc true 2>/dev/null ||
+    skip "unshare cannot make a user and pid namespace here"
+  for backend in seccomp ptrace; do
+    touch "f.$backend"
+    STATUS=0
+    OUT=$(timeout --kill-after=5 "$GUISE_TEST_TIMEOUT" unshare --user --map-root-user --pid \
+      --fork --mount-proc "$GUISE" fake --backend "$backend" --db "$TEST_TMP/$backend.db" -- \
+      "$probe" tidreuse "f.$backend" 2>"$TEST_TMP/.stderr") || STATUS=$?
+    ERR=$(cat "$TEST_TMP/.stderr")
+    printf '+ unshare ... guise fake --backend %s -- fakehostile tidreuse\n  status %s\n  stdout: %s\n  stderr: %s\n' \
+      "$backend" "$STATUS" "$OUT" "$ERR"
+    check_sanitizers "$ERR"
+    [ "$STATUS" != 77 ] || skip "$(printf '%s' "$OUT" | grep '^skip')"
+    assert_status 0
+    assert_match "tid reused after [0-9]+ tries" "$OUT" "$backend"
+    assert_line "$OUT" "child stat 0 uid=12 gid=34" "$backend: the new process's stat"
+    assert_line "$OUT" "parent memory intact" "$backend: the first process's memory"
+  done
+}
+
 run_tests
