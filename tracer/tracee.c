@@ -113,12 +113,32 @@ pid_t tracee_tid(const struct tracee *t)
   return t->tid;
 }
 
+/* Whether the cached entry tids[tid] = tgid still holds.  A thread's exit is not reported to
+ * the seccomp supervisor (only its process's, through the pidfd), so once a non-leader thread
+ * has exited its id may belong to another process: tgkill with signal 0 says whether tid is a
+ * thread of tgid now (ESRCH: no), without reading /proc.  A leader's entry needs no check: its
+ * id is not reused before the whole process is gone and reaped, and that exit was drained
+ * before the call was received (drain_exits).  Under ptrace every thread's exit is seen. */
+static bool cached_tid_holds(struct tracer_state *st, pid_t tid, pid_t tgid)
+{
+  if (tgid == tid || st->listener < 0)
+    return true;
+  return syscall(SYS_tgkill, tgid, tid, 0) == 0 || errno != ESRCH;
+}
+
 struct tracer_proc *tracer_proc_of(struct tracee *t, guise_error **err)
 {
   if (t->proc != NULL)
     return t->proc;
   struct tracer_state *st = t->st;
   pid_t tgid = (pid_t)(intptr_t)pidmap_get(&st->tids, t->tid);
+  struct tracer_proc *p = tgid != 0 ? pidmap_get(&st->procs, tgid) : NULL;
+  if (tgid != 0 && (p == NULL || !cached_tid_holds(st, t->tid, tgid))) {
+    pidmap_remove(&st->tids, t->tid);
+    tgid = 0;
+    p = NULL;
+  }
+  bool fresh = tgid == 0;
   if (tgid == 0) {
     long v = status_field(t->tid, "Tgid", 10);
     if (v <= 0) {
@@ -130,8 +150,8 @@ struct tracer_proc *tracer_proc_of(struct tracee *t, guise_error **err)
       guise_fail(err, ENOMEM, "caching thread %d failed", t->tid);
       return NULL;
     }
+    p = pidmap_get(&st->procs, tgid);
   }
-  struct tracer_proc *p = pidmap_get(&st->procs, tgid);
   if (p == NULL) {
     int pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
     if (pidfd < 0) {
@@ -158,6 +178,13 @@ struct tracer_proc *tracer_proc_of(struct tracee *t, guise_error **err)
       guise_fail(err, ENOMEM, "caching process %d failed", tgid);
       return NULL;
     }
+  }
+  /* What /proc said about tid (and which process pidfd_open found) was about the caller only if
+   * the caller was still there afterwards: its id cannot have been reused meanwhile. */
+  if (fresh && !tracee_call_valid(t)) {
+    pidmap_remove(&st->tids, t->tid);
+    guise_fail(err, ESRCH, "thread %d is gone", t->tid);
+    return NULL;
   }
   t->proc = p;
   return p;
@@ -245,7 +272,8 @@ pid_t tracee_tgid(struct tracee *t)
 
 pid_t tracee_parent_tgid(struct tracee *t)
 {
-  return tracer_parent_of(tracee_tgid(t));
+  pid_t parent = tracer_parent_of(tracee_tgid(t));
+  return tracee_call_valid(t) ? parent : 0; /* else /proc/TGID may have been another's */
 }
 
 pid_t tracer_parent_of(pid_t pid)
@@ -270,6 +298,8 @@ int tracee_umask(struct tracee *t, guise_error **err)
   long v = status_field(t->tid, "Umask", 8);
   if (v < 0)
     return guise_fail(err, errno, "reading the umask of %d failed", t->tid);
+  if (!tracee_call_valid(t))
+    return guise_fail(err, ESRCH, "reading the umask of %d failed: it is gone", t->tid);
   return (int)v;
 }
 
@@ -281,7 +311,7 @@ const char *tracee_exe(struct tracee *t)
     char link[64], exe[PATH_MAX];
     snprintf(link, sizeof(link), "/proc/%d/exe", p->tgid);
     ssize_t n = readlink(link, exe, sizeof(exe) - 1);
-    if (n <= 0) return NULL;
+    if (n <= 0 || !tracee_call_valid(t)) return NULL;
     p->exe = strndup(exe, (size_t)n);
   }
   return p->exe;
@@ -296,6 +326,11 @@ static int memfd_of(struct tracee *t)
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/mem", p->tgid);
     p->memfd = open(path, O_RDWR | O_CLOEXEC);
+    /* Bound to the address space it was opened on: the caller's only if it is still there. */
+    if (p->memfd >= 0 && !tracee_call_valid(t)) {
+      close(p->memfd);
+      p->memfd = -1;
+    }
   }
   return p->memfd;
 }
@@ -438,6 +473,11 @@ static int root_of(struct tracee *t, guise_error **err)
     p->rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (p->rootfd < 0)
       return guise_fail_errno(err, "opening the root of %d failed", p->tgid);
+    if (!tracee_call_valid(t)) { /* /proc/TGID may have named another process by then */
+      close(p->rootfd);
+      p->rootfd = -1;
+      return guise_fail(err, ESRCH, "opening the root of %d failed: it is gone", p->tgid);
+    }
   }
   return p->rootfd;
 }
@@ -452,6 +492,10 @@ static int start_of(struct tracee *t, int dirfd, guise_error **err)
   int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return guise_fail_errno(err, "opening the cwd of %d failed", t->tid);
+  if (!tracee_call_valid(t)) { /* /proc/TID may have named another thread by then */
+    close(fd);
+    return guise_fail(err, ESRCH, "opening the cwd of %d failed: it is gone", t->tid);
+  }
   return fd;
 }
 
@@ -462,9 +506,18 @@ static pid_t ns_tgid_of(struct tracee *t)
   struct tracer_proc *p = tracer_proc_of(t, NULL);
   if (p == NULL)
     return 0;
-  if (p->ns_tgid == 0)
-    p->ns_tgid = ns_pid_of(p->tgid);
+  if (p->ns_tgid == 0) {
+    pid_t ns = ns_pid_of(p->tgid);
+    p->ns_tgid = tracee_call_valid(t) ? ns : 0;
+  }
   return p->ns_tgid;
+}
+
+/* The calling thread's id in its own pid namespace, 0 when unknown. */
+static pid_t ns_tid_of(struct tracee *t)
+{
+  pid_t ns = ns_pid_of(t->tid);
+  return tracee_call_valid(t) ? ns : 0;
 }
 
 /* If path names one of the tracee's own descriptors through procfs or /dev/fd, its number. */
@@ -493,7 +546,7 @@ static int own_fd_path(struct tracee *t, const char *path)
       if (strncmp(in, "fd/", 3) == 0)
         rest = in + 3;
       else if (strncmp(in, "task/", 5) == 0) {
-        n = snprintf(buf, sizeof(buf), "task/%d/fd/", ns_pid_of(t->tid));
+        n = snprintf(buf, sizeof(buf), "task/%d/fd/", ns_tid_of(t));
         if (strncmp(in, buf, (size_t)n) == 0)
           rest = in + n;
       }
@@ -521,7 +574,7 @@ static const char *rewrite_self(struct tracee *t, const char *path, char *buf, s
     return buf;
   }
   if (strncmp(path, "/proc/thread-self", 17) == 0 && (path[17] == '/' || path[17] == '\0')) {
-    snprintf(buf, size, "/proc/%d/task/%d%s", tgid, ns_pid_of(t->tid), path + 17);
+    snprintf(buf, size, "/proc/%d/task/%d%s", tgid, ns_tid_of(t), path + 17);
     return buf;
   }
   return path;

@@ -11,8 +11,11 @@
  *                               given its thread id (through /proc/sys/kernel/ns_last_pid, so
  *                               this must run as root of the supervisor's pid namespace) and
  *                               makes the same stat: it must get the answer, not the first
- *                               process.  Prints "tid reused after N tries", "child stat
- *                               uid=U gid=G" and "parent memory intact|overwritten". */
+ *                               process; and an fstat of a descriptor number that names FILE
+ *                               in the first process and FILE.b (faked owner 56:78) in the new
+ *                               one must see FILE.b.  Prints "tid reused after N tries",
+ *                               "child stat R uid=U gid=G", "child fstat R uid=U gid=G" and
+ *                               "parent memory intact|overwritten". */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -118,6 +121,14 @@ static int tidreuse(const char *file)
     perror("fakehostile: chown");
     return 1;
   }
+  char other[4096];
+  snprintf(other, sizeof(other), "%s.b", file);
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  int ofd = open(other, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0 || ofd < 0 || fchown(ofd, 56, 78) < 0) {
+    perror("fakehostile: setting up the files");
+    return 1;
+  }
   int last = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
   if (last < 0) {
     printf("skip: cannot open /proc/sys/kernel/ns_last_pid: %s\n", strerror(errno));
@@ -157,6 +168,11 @@ static int tidreuse(const char *file)
       if (getpid() != tid) _exit(3);
       int r = stat(file, &probe);
       printf("child stat %d uid=%u gid=%u\n", r, (unsigned)probe.st_uid, (unsigned)probe.st_gid);
+      /* The same number, another file: the supervisor must take it from this process. */
+      struct stat st;
+      memset(&st, 0, sizeof(st));
+      r = dup2(ofd, fd) == fd ? fstat(fd, &st) : -1;
+      printf("child fstat %d uid=%u gid=%u\n", r, (unsigned)st.st_uid, (unsigned)st.st_gid);
       fflush(stdout);
       _exit(0);
     }

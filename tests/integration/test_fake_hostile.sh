@@ -43,7 +43,7 @@ test_readonly_result_buffer_faults() {
 
 # A thread makes a faked stat and exits; its id goes to a new process (set through ns_last_pid,
 # so the supervisor runs in a pid namespace of our own), whose faked stat must be answered in
-# its own memory, not in the first process's.
+# its own memory, not in the first process's, and whose descriptors must be its own.
 test_reused_thread_id_gets_its_own_answer() {
   local probe backend
   probe=$(helper fakehostile)
@@ -63,6 +63,7 @@ test_reused_thread_id_gets_its_own_answer() {
     assert_status 0
     assert_match "tid reused after [0-9]+ tries" "$OUT" "$backend"
     assert_line "$OUT" "child stat 0 uid=12 gid=34" "$backend: the new process's stat"
+    assert_line "$OUT" "child fstat 0 uid=56 gid=78" "$backend: the new process's descriptor"
     assert_line "$OUT" "parent memory intact" "$backend: the first process's memory"
   done
 }
