@@ -291,11 +291,13 @@ static int build_filter(const struct tracer_policy *policy, struct sock_fprog *p
 {
   uint32_t native = syscall_native_arch();
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-  if (ctx == NULL) return guise_fail(err, ENOMEM, "seccomp_init failed");
+  if (ctx == NULL)
+    return guise_fail(err, ENOMEM, "seccomp_init failed");
   int r = 0;
   for (int id = 0; r == 0 && id < SYSCALL_ID_COUNT; id++) {
     int nr = syscall_number(native, id);
-    if (nr < 0) continue;
+    if (nr < 0)
+      continue;
     if (id == SYSCALL_IO_URING_SETUP)
       r = add_rules(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, id);
     else if (wanted(policy, id))
@@ -313,7 +315,8 @@ static int build_filter(const struct tracer_policy *policy, struct sock_fprog *p
   }
   r = seccomp_export_bpf(ctx, mfd);
   seccomp_release(ctx);
-  if (r != 0) return guise_fail(err, -r, "exporting the seccomp filter failed");
+  if (r != 0)
+    return guise_fail(err, -r, "exporting the seccomp filter failed");
   off_t size = lseek(mfd, 0, SEEK_END);
   if (size <= 0 || size % sizeof(struct sock_filter) != 0)
     return guise_fail(err, EINVAL, "exported seccomp filter has a bad size %lld", (long long)size);
