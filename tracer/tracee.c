@@ -126,6 +126,21 @@ static bool cached_tid_holds(struct tracer_state *st, pid_t tid, pid_t tgid)
   return syscall(SYS_tgkill, tgid, tid, 0) == 0 || errno != ESRCH;
 }
 
+/* Drop the entries of exited threads, which nothing else removes under seccomp (a process
+ * making threads for long would grow the map up to pid_max): when the map has doubled since
+ * the last sweep, so the cost per entry stays constant. */
+static void sweep_tids(struct tracer_state *st)
+{
+  if (st->listener < 0 || st->tids.count < st->tids_sweep_at)
+    return;
+  pid_t k;
+  void *v;
+  for (size_t i = 0; pidmap_next(&st->tids, &i, &k, &v);)
+    if (!cached_tid_holds(st, k, (pid_t)(intptr_t)v))
+      pidmap_remove(&st->tids, k);
+  st->tids_sweep_at = 2 * st->tids.count + 1024;
+}
+
 struct tracer_proc *tracer_proc_of(struct tracee *t, guise_error **err)
 {
   if (t->proc != NULL)
@@ -146,6 +161,7 @@ struct tracer_proc *tracer_proc_of(struct tracee *t, guise_error **err)
       return NULL;
     }
     tgid = (pid_t)v;
+    sweep_tids(st);
     if (pidmap_put(&st->tids, t->tid, (void *)(intptr_t)tgid) < 0) {
       guise_fail(err, ENOMEM, "caching thread %d failed", t->tid);
       return NULL;
