@@ -25,9 +25,11 @@ struct tracer_state {
   int listener; /* seccomp notify fd, -1 for ptrace */
   int epfd;
   struct pidmap tids;  /* tid -> (void *)(intptr_t)tgid */
+  size_t tids_sweep_at; /* seccomp: drop exited threads' entries at this many (tracee.c) */
   struct pidmap procs; /* tgid -> struct tracer_proc * */
   const struct tracer_policy *policy;
   long page_size;
+  bool vm_write_refused; /* process_vm_writev refused here (EPERM): /proc/PID/mem instead */
   bool defer_timer_made, defer_armed; /* see tracer_deferred_* */
   timer_t defer_timer;
 };

@@ -11,11 +11,13 @@
  * abort and restart notified calls over and over).
  *
  * Foreign architectures (i386 and x32 on x86_64, arm on aarch64) are in the filter too: every
- * call that is intercepted natively (under its 32-bit names as well: chown32, stat64, ...)
- * fails there with ENOSYS, decided in BPF.  Choice: ENOSYS rather than kill, so a 32-bit
- * program that never touches faked calls still runs, and one that does gets an error it can
- * report instead of silently seeing the unfaked truth (which would be the case if those calls
- * passed) or dying without a message.
+ * call that is intercepted natively (under its 32-bit names as well: chown32, stat64, ...),
+ * chroot, pivot_root, setns and unshare included, fails there with ENOSYS, decided in BPF;
+ * only execve and execveat pass.  Choice: ENOSYS rather than kill, so a 32-bit program that
+ * never touches faked calls still runs, and one that does gets an error it can report instead
+ * of silently seeing the unfaked truth (which would be the case if those calls passed) or
+ * dying without a message.  libseccomp cannot express those rules (see "foreign
+ * architectures" below), so guise writes that part of the program itself.
  *
  * Supervisor side (tracer_serve): the main thread blocks in NOTIF_RECV; a watcher thread waits
  * for EPOLLHUP on the listener (every filtered task is gone, 5.9+) and reaps the first child;
@@ -31,6 +33,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -90,42 +94,60 @@ static bool wanted(const struct tracer_policy *policy, enum syscall_id id)
   return policy->handlers[id] != NULL || tracer_needs_call(id);
 }
 
-/* Add the rule(s) for one call: nr is a libseccomp number for the filter's arch(es). */
-static int add_rules(scmp_filter_ctx ctx, uint32_t action, int nr, enum syscall_id id, bool exact)
+/* The argument conditions under which the filter intercepts id (either one suffices); 0: none,
+ * every call is intercepted.  Decided in BPF from the arguments alone. */
+struct arg_cond {
+  unsigned arg;
+  uint64_t mask; /* UINT64_MAX: plain equality */
+  uint64_t value;
+};
+
+static int arg_conds(enum syscall_id id, struct arg_cond out[2])
 {
-  int (*add)(scmp_filter_ctx, uint32_t, int, unsigned int, ...) =
-      exact ? seccomp_rule_add_exact : seccomp_rule_add;
-  int r;
   switch (id) {
   case SYSCALL_OPEN:
   case SYSCALL_OPENAT: {
     unsigned arg = id == SYSCALL_OPEN ? 1 : 2;
-    r = add(ctx, action, nr, 1, SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT));
-    if (r == 0)
-      r = add(ctx, action, nr, 1, SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, O_TMPFILE_BIT, O_TMPFILE_BIT));
-    return r;
+    out[0] = (struct arg_cond){arg, O_CREAT, O_CREAT};
+    out[1] = (struct arg_cond){arg, O_TMPFILE_BIT, O_TMPFILE_BIT};
+    return 2;
   }
   case SYSCALL_MKNOD:
   case SYSCALL_MKNODAT: {
     unsigned arg = id == SYSCALL_MKNOD ? 1 : 2;
-    r = add(ctx, action, nr, 1, SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, S_IFMT, S_IFCHR));
-    if (r == 0)
-      r = add(ctx, action, nr, 1, SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, S_IFMT, S_IFBLK));
-    return r;
+    out[0] = (struct arg_cond){arg, S_IFMT, S_IFCHR};
+    out[1] = (struct arg_cond){arg, S_IFMT, S_IFBLK};
+    return 2;
   }
   case SYSCALL_PRCTL: /* the credential options fakefs/cred.c models, not every prctl */
-    r = add(ctx, action, nr, 1, SCMP_CMP(0, SCMP_CMP_EQ, PR_SET_KEEPCAPS));
-    if (r == 0)
-      r = add(ctx, action, nr, 1, SCMP_CMP(0, SCMP_CMP_EQ, PR_GET_KEEPCAPS));
-    return r;
+    out[0] = (struct arg_cond){0, UINT64_MAX, PR_SET_KEEPCAPS};
+    out[1] = (struct arg_cond){0, UINT64_MAX, PR_GET_KEEPCAPS};
+    return 2;
   case SYSCALL_UNSHARE:
-    r = add(ctx, action, nr, 1, SCMP_CMP(0, SCMP_CMP_MASKED_EQ, CLONE_NEWNS, CLONE_NEWNS));
-    if (r == 0)
-      r = add(ctx, action, nr, 1, SCMP_CMP(0, SCMP_CMP_MASKED_EQ, CLONE_FS, CLONE_FS));
-    return r;
+    out[0] = (struct arg_cond){0, CLONE_NEWNS, CLONE_NEWNS};
+    out[1] = (struct arg_cond){0, CLONE_FS, CLONE_FS};
+    return 2;
   default:
-    return add(ctx, action, nr, 0);
+    return 0;
   }
+}
+
+/* Add the rule(s) for one native call. */
+static int add_rules(scmp_filter_ctx ctx, uint32_t action, int nr, enum syscall_id id)
+{
+  struct arg_cond conds[2];
+  int n = arg_conds(id, conds);
+  if (n == 0) return seccomp_rule_add_exact(ctx, action, nr, 0);
+  for (int i = 0; i < n; i++) {
+    const struct arg_cond *c = &conds[i];
+    int r =
+        c->mask == UINT64_MAX
+            ? seccomp_rule_add_exact(ctx, action, nr, 1, SCMP_CMP(c->arg, SCMP_CMP_EQ, c->value))
+            : seccomp_rule_add_exact(ctx, action, nr, 1,
+                                     SCMP_CMP(c->arg, SCMP_CMP_MASKED_EQ, c->mask, c->value));
+    if (r != 0) return r;
+  }
+  return 0;
 }
 
 /* 32-bit-only names that mirror an id (i386, arm). */
@@ -167,47 +189,101 @@ static int new_call_number(enum syscall_id id)
   }
 }
 
-/* A filter for one foreign arch: intercepted calls fail with ENOSYS. */
-static int foreign_filter(uint32_t arch, const struct tracer_policy *policy, scmp_filter_ctx *out,
-                          guise_error **err)
+/* --- foreign architectures ---
+ * libseccomp 2.5.4 takes a rule's number as a native one and translates it to the filter's
+ * other arches by name: it cannot express the 32-bit-only names (chown32, stat64) nor calls
+ * newer than itself there, and an arch-specific number given to it silently became another
+ * call (i386 chown32 = 212 was taken for x86_64's 212, lookup_dcookie).  So the foreign part of
+ * the program is written here, with each arch's own numbers from libseccomp's tables: one block
+ * per foreign arch in front of libseccomp's native program, which fails the intercepted calls
+ * with ENOSYS and allows the rest. */
+
+struct bpf_buf {
+  struct sock_filter *insns;
+  size_t len, cap;
+  bool oom;
+};
+
+static void emit(struct bpf_buf *b, uint16_t code, uint8_t jt, uint8_t jf, uint32_t k)
 {
-  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-  if (ctx == NULL)
-    return guise_fail(err, ENOMEM, "seccomp_init failed");
-  int r = seccomp_arch_remove(ctx, SCMP_ARCH_NATIVE);
-  if (r == 0)
-    r = seccomp_arch_add(ctx, arch);
-  uint32_t enosys = SCMP_ACT_ERRNO(ENOSYS);
-  for (int id = 0; r == 0 && id < SYSCALL_ID_COUNT; id++) {
-    if (tracer_needs_call(id) || !(wanted(policy, id) || id == SYSCALL_IO_URING_SETUP))
+  if (b->len == b->cap) {
+    size_t ncap = b->cap ? b->cap * 2 : 256;
+    struct sock_filter *n = b->oom ? NULL : realloc(b->insns, ncap * sizeof(*n));
+    if (n == NULL) {
+      b->oom = true;
+      return;
+    }
+    b->insns = n;
+    b->cap = ncap;
+  }
+  b->insns[b->len++] = (struct sock_filter){code, jt, jf, k};
+}
+
+/* The low 32 bits of argument i in struct seccomp_data (all a 32-bit call has). */
+static uint32_t arg_low(unsigned i)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  return (uint32_t)(offsetof(struct seccomp_data, args) + 8 * i);
+#else
+  return (uint32_t)(offsetof(struct seccomp_data, args) + 8 * i + 4);
+#endif
+}
+
+/* One call of a foreign block: ENOSYS when any of its conditions holds (or always). */
+static void emit_foreign_call(struct bpf_buf *b, int nr, enum syscall_id id)
+{
+  struct arg_cond conds[2];
+  int n = id < SYSCALL_ID_COUNT ? arg_conds(id, conds) : 0;
+  const uint32_t enosys = SECCOMP_RET_ERRNO | ENOSYS;
+  emit(b, BPF_JMP | BPF_JEQ | BPF_K, 0, (uint8_t)(n ? 3 * n + 2 : 1), (uint32_t)nr);
+  for (int i = 0; i < n; i++) {
+    emit(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, arg_low(conds[i].arg));
+    emit(b, BPF_ALU | BPF_AND | BPF_K, 0, 0, (uint32_t)conds[i].mask);
+    emit(b, BPF_JMP | BPF_JEQ | BPF_K, (uint8_t)(3 * (n - i) - 2), 0, (uint32_t)conds[i].value);
+  }
+  if (n > 0)
+    emit(b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW); /* the call, but not a case of ours */
+  emit(b, BPF_RET | BPF_K, 0, 0, enosys);
+}
+
+/* The block for one foreign arch: scmp is its libseccomp token; x32 calls come with the
+ * native audit arch and __X32_SYSCALL_BIT in the number. */
+static void emit_foreign_block(struct bpf_buf *b, uint32_t scmp, uint32_t audit,
+                               const struct tracer_policy *policy)
+{
+  bool x32 = scmp == SCMP_ARCH_X32;
+  emit(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, arch));
+  emit(b, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, audit);
+  size_t skip_arch = b->len;
+  emit(b, BPF_JMP | BPF_JA, 0, 0, 0); /* to the next block: patched below */
+  emit(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, nr));
+  size_t skip_nr = SIZE_MAX;
+  if (x32) {
+    emit(b, BPF_JMP | BPF_JSET | BPF_K, 1, 0, 0x40000000);
+    skip_nr = b->len;
+    emit(b, BPF_JMP | BPF_JA, 0, 0, 0);
+  }
+  for (int id = 0; id < SYSCALL_ID_COUNT; id++) {
+    /* exec must work (a 32-bit program's own); the memory descriptor it makes stale is only
+     * a cache: reads and writes then go through process_vm_readv/writev. */
+    if (id == SYSCALL_EXECVE || id == SYSCALL_EXECVEAT ||
+        !(wanted(policy, id) || id == SYSCALL_IO_URING_SETUP))
       continue;
     int nr = new_call_number(id);
-    if (nr >= 0) {
-      if (arch == SCMP_ARCH_X32)
-        nr |= 0x40000000;
-      (void)add_rules(ctx, enosys, nr, id, true);
-      continue;
-    }
-    nr = seccomp_syscall_resolve_name_arch(arch, syscall_name(id));
-    if (nr == __NR_SCMP_ERROR || nr < 0)
-      continue; /* does not exist there */
-    /* libseccomp 2.5.4 refuses a few i386 numbers with EDOM (capget): best effort per call. */
-    (void)add_rules(ctx, enosys, nr, id, true);
+    if (nr >= 0 && x32) nr |= 0x40000000;
+    if (nr < 0) nr = seccomp_syscall_resolve_name_arch(scmp, syscall_name(id));
+    if (nr >= 0 && nr != __NR_SCMP_ERROR) /* < 0: does not exist there */
+      emit_foreign_call(b, nr, id);
   }
-  for (size_t i = 0; r == 0 && i < sizeof(compat_names) / sizeof(compat_names[0]); i++) {
-    if (!wanted(policy, compat_names[i].id))
-      continue;
-    int nr = seccomp_syscall_resolve_name_arch(arch, compat_names[i].name);
-    if (nr == __NR_SCMP_ERROR || nr < 0)
-      continue;
-    (void)add_rules(ctx, enosys, nr, SYSCALL_ID_COUNT, true);
+  for (size_t i = 0; i < sizeof(compat_names) / sizeof(compat_names[0]); i++) {
+    if (!wanted(policy, compat_names[i].id)) continue;
+    int nr = seccomp_syscall_resolve_name_arch(scmp, compat_names[i].name);
+    if (nr >= 0 && nr != __NR_SCMP_ERROR) emit_foreign_call(b, nr, SYSCALL_ID_COUNT);
   }
-  if (r != 0) {
-    seccomp_release(ctx);
-    return guise_fail(err, -r, "building the seccomp filter for arch 0x%x failed", arch);
-  }
-  *out = ctx;
-  return 0;
+  emit(b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+  if (b->oom) return;
+  b->insns[skip_arch].k = (uint32_t)(b->len - skip_arch - 1);
+  if (skip_nr != SIZE_MAX) b->insns[skip_nr].k = (uint32_t)(b->len - skip_nr - 1);
 }
 
 static int build_filter(const struct tracer_policy *policy, struct sock_fprog *prog,
@@ -223,29 +299,13 @@ static int build_filter(const struct tracer_policy *policy, struct sock_fprog *p
     if (nr < 0)
       continue;
     if (id == SYSCALL_IO_URING_SETUP)
-      r = add_rules(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, id, true);
+      r = add_rules(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, id);
     else if (wanted(policy, id))
-      r = add_rules(ctx, SCMP_ACT_NOTIFY, nr, id, true);
+      r = add_rules(ctx, SCMP_ACT_NOTIFY, nr, id);
   }
   if (r != 0) {
     seccomp_release(ctx);
     return guise_fail(err, -r, "building the seccomp filter failed");
-  }
-  const uint32_t *foreign = native == AUDIT_ARCH_X86_64
-                                ? (const uint32_t[]){SCMP_ARCH_X86, SCMP_ARCH_X32, 0}
-                                : (const uint32_t[]){SCMP_ARCH_ARM, 0};
-  for (; *foreign != 0; foreign++) {
-    scmp_filter_ctx f = NULL;
-    if (foreign_filter(*foreign, policy, &f, err) < 0) {
-      seccomp_release(ctx);
-      return -1;
-    }
-    r = seccomp_merge(ctx, f);
-    if (r != 0) {
-      seccomp_release(f);
-      seccomp_release(ctx);
-      return guise_fail(err, -r, "merging the seccomp filter for arch 0x%x failed", *foreign);
-    }
   }
   /* Export the BPF through a memfd (libseccomp 2.5.4 has no export to memory). */
   _cleanup_close_ int mfd = memfd_create("guise-seccomp", MFD_CLOEXEC);
@@ -260,15 +320,31 @@ static int build_filter(const struct tracer_policy *policy, struct sock_fprog *p
   off_t size = lseek(mfd, 0, SEEK_END);
   if (size <= 0 || size % sizeof(struct sock_filter) != 0)
     return guise_fail(err, EINVAL, "exported seccomp filter has a bad size %lld", (long long)size);
-  struct sock_filter *insns = malloc((size_t)size);
-  if (insns == NULL)
+  /* The foreign arches' blocks first, then libseccomp's native program. */
+  struct bpf_buf b = {0};
+  if (native == AUDIT_ARCH_X86_64) {
+    emit_foreign_block(&b, SCMP_ARCH_X86, AUDIT_ARCH_I386, policy);
+    emit_foreign_block(&b, SCMP_ARCH_X32, AUDIT_ARCH_X86_64, policy);
+  } else {
+    emit_foreign_block(&b, SCMP_ARCH_ARM, AUDIT_ARCH_ARM, policy);
+  }
+  size_t n = (size_t)size / sizeof(struct sock_filter);
+  for (size_t i = 0; i < n; i++)
+    emit(&b, 0, 0, 0, 0);
+  if (b.oom) {
+    free(b.insns);
     return guise_fail(err, ENOMEM, "allocating the seccomp filter failed");
-  if (pread(mfd, insns, (size_t)size, 0) != size) {
-    free(insns);
+  }
+  if (pread(mfd, b.insns + b.len - n, (size_t)size, 0) != size) {
+    free(b.insns);
     return guise_fail_errno(err, "reading the exported seccomp filter failed");
   }
-  prog->len = (unsigned short)(size / sizeof(struct sock_filter));
-  prog->filter = insns;
+  if (b.len > BPF_MAXINSNS) {
+    free(b.insns);
+    return guise_fail(err, E2BIG, "the seccomp filter is too long (%zu instructions)", b.len);
+  }
+  prog->len = (unsigned short)b.len;
+  prog->filter = b.insns;
   return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,12 +113,47 @@ pid_t tracee_tid(const struct tracee *t)
   return t->tid;
 }
 
+/* Whether the cached entry tids[tid] = tgid still holds.  A thread's exit is not reported to
+ * the seccomp supervisor (only its process's, through the pidfd), so once a non-leader thread
+ * has exited its id may belong to another process: tgkill with signal 0 says whether tid is a
+ * thread of tgid now (ESRCH: no), without reading /proc.  A leader's entry needs no check: its
+ * id is not reused before the whole process is gone and reaped, and that exit was drained
+ * before the call was received (drain_exits).  Under ptrace every thread's exit is seen. */
+static bool cached_tid_holds(struct tracer_state *st, pid_t tid, pid_t tgid)
+{
+  if (tgid == tid || st->listener < 0)
+    return true;
+  return syscall(SYS_tgkill, tgid, tid, 0) == 0 || errno != ESRCH;
+}
+
+/* Drop the entries of exited threads, which nothing else removes under seccomp (a process
+ * making threads for long would grow the map up to pid_max): when the map has doubled since
+ * the last sweep, so the cost per entry stays constant. */
+static void sweep_tids(struct tracer_state *st)
+{
+  if (st->listener < 0 || st->tids.count < st->tids_sweep_at)
+    return;
+  pid_t k;
+  void *v;
+  for (size_t i = 0; pidmap_next(&st->tids, &i, &k, &v);)
+    if (!cached_tid_holds(st, k, (pid_t)(intptr_t)v))
+      pidmap_remove(&st->tids, k);
+  st->tids_sweep_at = 2 * st->tids.count + 1024;
+}
+
 struct tracer_proc *tracer_proc_of(struct tracee *t, guise_error **err)
 {
   if (t->proc != NULL)
     return t->proc;
   struct tracer_state *st = t->st;
   pid_t tgid = (pid_t)(intptr_t)pidmap_get(&st->tids, t->tid);
+  struct tracer_proc *p = tgid != 0 ? pidmap_get(&st->procs, tgid) : NULL;
+  if (tgid != 0 && (p == NULL || !cached_tid_holds(st, t->tid, tgid))) {
+    pidmap_remove(&st->tids, t->tid);
+    tgid = 0;
+    p = NULL;
+  }
+  bool fresh = tgid == 0;
   if (tgid == 0) {
     long v = status_field(t->tid, "Tgid", 10);
     if (v <= 0) {
@@ -125,12 +161,13 @@ struct tracer_proc *tracer_proc_of(struct tracee *t, guise_error **err)
       return NULL;
     }
     tgid = (pid_t)v;
+    sweep_tids(st);
     if (pidmap_put(&st->tids, t->tid, (void *)(intptr_t)tgid) < 0) {
       guise_fail(err, ENOMEM, "caching thread %d failed", t->tid);
       return NULL;
     }
+    p = pidmap_get(&st->procs, tgid);
   }
-  struct tracer_proc *p = pidmap_get(&st->procs, tgid);
   if (p == NULL) {
     int pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
     if (pidfd < 0) {
@@ -157,6 +194,13 @@ struct tracer_proc *tracer_proc_of(struct tracee *t, guise_error **err)
       guise_fail(err, ENOMEM, "caching process %d failed", tgid);
       return NULL;
     }
+  }
+  /* What /proc said about tid (and which process pidfd_open found) was about the caller only if
+   * the caller was still there afterwards: its id cannot have been reused meanwhile. */
+  if (fresh && !tracee_call_valid(t)) {
+    pidmap_remove(&st->tids, t->tid);
+    guise_fail(err, ESRCH, "thread %d is gone", t->tid);
+    return NULL;
   }
   t->proc = p;
   return p;
@@ -244,7 +288,8 @@ pid_t tracee_tgid(struct tracee *t)
 
 pid_t tracee_parent_tgid(struct tracee *t)
 {
-  return tracer_parent_of(tracee_tgid(t));
+  pid_t parent = tracer_parent_of(tracee_tgid(t));
+  return tracee_call_valid(t) ? parent : 0; /* else /proc/TGID may have been another's */
 }
 
 pid_t tracer_parent_of(pid_t pid)
@@ -269,6 +314,8 @@ int tracee_umask(struct tracee *t, guise_error **err)
   long v = status_field(t->tid, "Umask", 8);
   if (v < 0)
     return guise_fail(err, errno, "reading the umask of %d failed", t->tid);
+  if (!tracee_call_valid(t))
+    return guise_fail(err, ESRCH, "reading the umask of %d failed: it is gone", t->tid);
   return (int)v;
 }
 
@@ -280,7 +327,7 @@ const char *tracee_exe(struct tracee *t)
     char link[64], exe[PATH_MAX];
     snprintf(link, sizeof(link), "/proc/%d/exe", p->tgid);
     ssize_t n = readlink(link, exe, sizeof(exe) - 1);
-    if (n <= 0) return NULL;
+    if (n <= 0 || !tracee_call_valid(t)) return NULL;
     p->exe = strndup(exe, (size_t)n);
   }
   return p->exe;
@@ -295,6 +342,11 @@ static int memfd_of(struct tracee *t)
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/mem", p->tgid);
     p->memfd = open(path, O_RDWR | O_CLOEXEC);
+    /* Bound to the address space it was opened on: the caller's only if it is still there. */
+    if (p->memfd >= 0 && !tracee_call_valid(t)) {
+      close(p->memfd);
+      p->memfd = -1;
+    }
   }
   return p->memfd;
 }
@@ -362,17 +414,52 @@ int tracee_read_string(struct tracee *t, uint64_t addr, char *buf, size_t size, 
   return guise_fail(err, ENAMETOOLONG, "a string of %d is too long", t->tid);
 }
 
+/* Whether [addr, addr+len) lies in writable mappings of t's process (/proc/TGID/maps), for
+ * writes through /proc/PID/mem, which the kernel makes with FOLL_FORCE: they would go through
+ * a read-only page where the tracee's own call fails with EFAULT. */
+static bool range_writable(struct tracee *t, struct tracer_proc *p, uint64_t addr, size_t len)
+{
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/maps", p->tgid);
+  _cleanup_fclose_ FILE *maps = fopen(path, "re");
+  if (maps == NULL || !tracee_call_valid(t)) return false;
+  uint64_t want = addr, end = addr + len;
+  if (end < addr) return false;
+  char line[512];
+  while (want < end && fgets(line, sizeof(line), maps) != NULL) {
+    unsigned long long lo, hi;
+    char perms[5];
+    if (sscanf(line, "%llx-%llx %4s", &lo, &hi, perms) != 3) return false;
+    if (strchr(line, '\n') == NULL) /* a long path: skip the rest of the line */
+      for (int c; (c = fgetc(maps)) != EOF && c != '\n';)
+        ;
+    if (hi <= want) continue;
+    if (lo > want || perms[1] != 'w')
+      return false; /* a hole or a read-only mapping (lines are sorted by address) */
+    want = hi;
+  }
+  return want >= end;
+}
+
 int tracee_write(struct tracee *t, uint64_t addr, const void *buf, size_t len, guise_error **err)
 {
-  int fd = memfd_of(t);
-  if (fd >= 0) {
-    ssize_t n = pwrite(fd, buf, len, (off_t)addr);
-    if (n == (ssize_t)len)
-      return 0;
+  struct tracer_proc *p = tracer_proc_of(t, err);
+  if (p == NULL) return -1;
+  /* process_vm_writev honours page protections as the kernel's own copy to the caller does; a
+   * sandbox may refuse it (Docker's default seccomp profile: EPERM), then /proc/PID/mem. */
+  if (!t->st->vm_write_refused) {
+    struct iovec local = {.iov_base = (void *)buf, .iov_len = len};
+    struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
+    ssize_t n = process_vm_writev(t->tid, &local, 1, &remote, 1, 0);
+    if (n == (ssize_t)len) return 0;
+    if (n >= 0 || (errno != EPERM && errno != ENOSYS))
+      return guise_fail(err, EFAULT, "writing %zu bytes to %d at 0x%llx failed", len, t->tid,
+                        (unsigned long long)addr);
+    t->st->vm_write_refused = true;
   }
-  struct iovec local = {.iov_base = (void *)buf, .iov_len = len};
-  struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-  if (process_vm_writev(t->tid, &local, 1, &remote, 1, 0) == (ssize_t)len)
+  int fd = memfd_of(t);
+  if (fd >= 0 && range_writable(t, p, addr, len) &&
+      pwrite(fd, buf, len, (off_t)addr) == (ssize_t)len)
     return 0;
   return guise_fail(err, EFAULT, "writing %zu bytes to %d at 0x%llx failed", len, t->tid,
                     (unsigned long long)addr);
@@ -402,6 +489,11 @@ static int root_of(struct tracee *t, guise_error **err)
     p->rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (p->rootfd < 0)
       return guise_fail_errno(err, "opening the root of %d failed", p->tgid);
+    if (!tracee_call_valid(t)) { /* /proc/TGID may have named another process by then */
+      close(p->rootfd);
+      p->rootfd = -1;
+      return guise_fail(err, ESRCH, "opening the root of %d failed: it is gone", p->tgid);
+    }
   }
   return p->rootfd;
 }
@@ -416,6 +508,10 @@ static int start_of(struct tracee *t, int dirfd, guise_error **err)
   int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return guise_fail_errno(err, "opening the cwd of %d failed", t->tid);
+  if (!tracee_call_valid(t)) { /* /proc/TID may have named another thread by then */
+    close(fd);
+    return guise_fail(err, ESRCH, "opening the cwd of %d failed: it is gone", t->tid);
+  }
   return fd;
 }
 
@@ -426,9 +522,18 @@ static pid_t ns_tgid_of(struct tracee *t)
   struct tracer_proc *p = tracer_proc_of(t, NULL);
   if (p == NULL)
     return 0;
-  if (p->ns_tgid == 0)
-    p->ns_tgid = ns_pid_of(p->tgid);
+  if (p->ns_tgid == 0) {
+    pid_t ns = ns_pid_of(p->tgid);
+    p->ns_tgid = tracee_call_valid(t) ? ns : 0;
+  }
   return p->ns_tgid;
+}
+
+/* The calling thread's id in its own pid namespace, 0 when unknown. */
+static pid_t ns_tid_of(struct tracee *t)
+{
+  pid_t ns = ns_pid_of(t->tid);
+  return tracee_call_valid(t) ? ns : 0;
 }
 
 /* If path names one of the tracee's own descriptors through procfs or /dev/fd, its number. */
@@ -457,7 +562,7 @@ static int own_fd_path(struct tracee *t, const char *path)
       if (strncmp(in, "fd/", 3) == 0)
         rest = in + 3;
       else if (strncmp(in, "task/", 5) == 0) {
-        n = snprintf(buf, sizeof(buf), "task/%d/fd/", ns_pid_of(t->tid));
+        n = snprintf(buf, sizeof(buf), "task/%d/fd/", ns_tid_of(t));
         if (strncmp(in, buf, (size_t)n) == 0)
           rest = in + n;
       }
@@ -485,7 +590,7 @@ static const char *rewrite_self(struct tracee *t, const char *path, char *buf, s
     return buf;
   }
   if (strncmp(path, "/proc/thread-self", 17) == 0 && (path[17] == '/' || path[17] == '\0')) {
-    snprintf(buf, size, "/proc/%d/task/%d%s", tgid, ns_pid_of(t->tid), path + 17);
+    snprintf(buf, size, "/proc/%d/task/%d%s", tgid, ns_tid_of(t), path + 17);
     return buf;
   }
   return path;
