@@ -80,6 +80,13 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
     guise_fail_errno(&err, "set the parent-death signal");
     goto fail;
   }
+  /* A session of its own, as runc and crun do: the caller's terminal is then no terminal of the
+   * container's (/dev/tty is ENXIO, or its own pty with -t), and TIOCSTI, which needs the
+   * controlling terminal, cannot type into the caller's shell through an inherited fd 0-2. */
+  if (setsid() < 0) {
+    guise_fail_errno(&err, "start the container's session");
+    goto fail;
+  }
   if (write_id_maps(a->host_uid, a->host_gid, &err) < 0)
     goto fail;
   if (spec->net == NET_NONE && net_loopback_up(&err) < 0)
@@ -119,6 +126,7 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
       goto fail;
     close(a->fake_sock);
   }
+  if (process_close_fds(slave, &err) < 0) goto fail;
 
   if (!spec->use_init)
     exec_command(a, slave, caps);
