@@ -275,6 +275,40 @@ test_build_run_cannot_type_into_callers_terminal() {
   assert_nothing_typed "guise build -q"
 }
 
+# type_on_terminal TEXT: what a user types, on the controlling terminal (run in_terminal).
+# shellcheck disable=SC2016 # expanded by the inner shell
+TYPE_ON_TERMINAL='type_on_terminal() { python3 -c "import fcntl, sys, termios
+for c in sys.argv[1].encode(): fcntl.ioctl(0, termios.TIOCSTI, bytes([c]))" "$1" </dev/tty; }'
+
+# With -i but no -t the container's stdin is fed by guise from the caller's terminal: it reads
+# what is typed while guise runs in the foreground, and nothing typed to the caller's shell
+# while guise is in the background or stopped (the container's own session is out of reach of
+# the terminal's job control, guise is not).
+test_run_i_reads_callers_terminal_only_in_foreground() {
+  command -v python3 >/dev/null || skip "python3 missing"
+  rootfs=$(fixture_rootfs busybox)
+  ptyrun=$(helper ptyrun)
+  read_line='read l; echo "container read [$l]"'
+  timeout 60 "$ptyrun" bash -c "$TYPE_ON_TERMINAL"'
+    (sleep 1; type_on_terminal "hello
+") &
+    "$@"; wait' sh "$GUISE" run -i --rootfs "$rootfs" -- sh -c "$read_line" </dev/null >fg.out 2>&1 ||
+    fail "guise run -i in the foreground: $(cat fg.out)"
+  assert_line "$(tr -d '\r' <fg.out)" "container read [hello]" "guise run -i in the foreground"
+  # A job-control shell, guise in the background: what is typed is the shell's.
+  timeout 60 "$ptyrun" bash -c "$TYPE_ON_TERMINAL"'
+    set -m
+    "$@" &
+    sleep 1; type_on_terminal "secret
+"
+    read -r -t 5 l; echo "shell read [$l]"; kill -KILL %1' sh "$GUISE" run -i --rootfs "$rootfs" -- \
+    sh -c "$read_line" </dev/null >bg.out 2>&1 || true
+  out=$(tr -d '\r' <bg.out)
+  printf 'background run: %s\n' "$out"
+  assert_not_contains "$out" "container read [secret]" "guise run -i in the background"
+  assert_line "$out" "shell read [secret]" "the caller's shell"
+}
+
 # fd_leak_probe: a directory of the caller's, open as fd 7 in the caller (`exec 7<dir`), with a
 # sentinel in it; prints the container script that tries to read and write through it.
 fd_leak_probe() {
