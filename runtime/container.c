@@ -246,7 +246,10 @@ static int supervise(const struct container_spec *spec, pid_t child, int sigfd, 
           }
         } else if (si.ssi_signo == SIGWINCH && master >= 0) {
           sync_window_size(master); /* the kernel signals the container's foreground group */
-        } else {
+        } else if (si.ssi_code != SI_KERNEL || kill(-child, (int)si.ssi_signo) < 0) {
+          /* SI_KERNEL: the caller's terminal sent it (Ctrl-C) to guise's process group, where
+           * the container no longer is: to the container's group then, as before its own
+           * session, lest `sh -c 'sleep 20'` wait for sleep to end; anything else to PID 1. */
           kill(child, (int)si.ssi_signo);
         }
       }

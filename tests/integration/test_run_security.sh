@@ -309,6 +309,26 @@ test_run_i_reads_callers_terminal_only_in_foreground() {
   assert_line "$out" "shell read [secret]" "the caller's shell"
 }
 
+# Ctrl-C on the caller's terminal reaches every process of the container's group, as it did
+# when the container shared the caller's session: sh does not wait for its sleep to end.
+test_ctrl_c_reaches_the_whole_container() {
+  command -v python3 >/dev/null || skip "python3 missing"
+  rootfs=$(fixture_rootfs busybox)
+  ptyrun=$(helper ptyrun)
+  for mode in "" -i --no-init; do
+    start=$SECONDS
+    # shellcheck disable=SC2086 # the mode is one word or none
+    timeout 60 "$ptyrun" bash -c "$TYPE_ON_TERMINAL"'
+      (sleep 1; type_on_terminal "$(printf "\003")") &
+      "$@"; echo "status $?"; wait' sh "$GUISE" run $mode --rootfs "$rootfs" -- \
+      sh -c 'sleep 30; echo after' </dev/null >ctrl-c.out 2>&1 || true
+    out=$(tr -d '\r' <ctrl-c.out)
+    printf 'guise run %s: %s (%s s)\n' "$mode" "$out" $((SECONDS - start))
+    assert_line "$out" "status 130" "guise run $mode after Ctrl-C"
+    [ $((SECONDS - start)) -lt 20 ] || fail "guise run $mode: Ctrl-C did not stop sleep"
+  done
+}
+
 # fd_leak_probe: a directory of the caller's, open as fd 7 in the caller (`exec 7<dir`), with a
 # sentinel in it; prints the container script that tries to read and write through it.
 fd_leak_probe() {
