@@ -246,6 +246,14 @@ static int supervise(const struct container_spec *spec, pid_t child, int sigfd, 
           }
         } else if (si.ssi_signo == SIGWINCH && master >= 0) {
           sync_window_size(master); /* the kernel signals the container's foreground group */
+        } else if (si.ssi_signo == SIGTSTP) {
+          /* Ctrl-Z: the container stops with guise, as it did in guise's process group (with
+           * SIGSTOP: the kernel discards SIGTSTP sent to its group, orphaned in its session). */
+          if (kill(-child, SIGSTOP) < 0) kill(child, SIGSTOP);
+          raise(SIGSTOP);
+        } else if (si.ssi_signo == SIGCONT) {
+          if (kill(-child, SIGCONT) < 0) /* all that SIGTSTP stopped */
+            kill(child, SIGCONT);
         } else if (si.ssi_code != SI_KERNEL || kill(-child, (int)si.ssi_signo) < 0) {
           /* SI_KERNEL: the caller's terminal sent it (Ctrl-C) to guise's process group, where
            * the container no longer is: to the container's group then, as before its own
@@ -320,6 +328,7 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
   sigset_t mask;
   process_forwarded_signals(&mask);
   sigaddset(&mask, SIGCHLD);
+  sigaddset(&mask, SIGTSTP);
   if (sigprocmask(SIG_BLOCK, &mask, &args.parent_mask) < 0)
     return guise_fail_errno(err, "block signals");
   _cleanup_close_ int sigfd = signalfd(-1, &mask, SFD_CLOEXEC);

@@ -329,6 +329,35 @@ test_ctrl_c_reaches_the_whole_container() {
   done
 }
 
+# Ctrl-Z stops the container with guise, `bg` resumes it: job control as in the caller's
+# process group.  The container counts into a bound file (renamed, so never read half-written).
+test_ctrl_z_stops_the_whole_container() {
+  command -v python3 >/dev/null || skip "python3 missing"
+  rootfs=$(fixture_rootfs busybox)
+  ptyrun=$(helper ptyrun)
+  mkdir ticks
+  count='i=0; while :; do i=$((i+1)); echo $i >/ticks/t && mv /ticks/t /ticks/n; sleep 0.1; done'
+  for mode in "" -i --no-init; do
+    rm -f ticks/n
+    # shellcheck disable=SC2086 # the mode is one word or none
+    timeout 60 "$ptyrun" bash -c "$TYPE_ON_TERMINAL"'
+      set -m
+      (sleep 1; type_on_terminal "$(printf "\032")") &
+      "$@"
+      a=$(cat ticks/n); sleep 1; b=$(cat ticks/n); echo "stopped: $a $b"
+      bg %2 >/dev/null; sleep 1; c=$(cat ticks/n); echo "resumed: $c"
+      kill -KILL $(jobs -p) 2>/dev/null; true' sh "$GUISE" run $mode -v "$TEST_TMP/ticks:/ticks" \
+      --rootfs "$rootfs" -- sh -c "$count" </dev/null >ctrl-z.out 2>&1 || true
+    out=$(tr -d '\r' <ctrl-z.out)
+    printf 'guise run %s: %s\n' "$mode" "$out"
+    stopped=$(printf '%s\n' "$out" | sed -n 's/^stopped: //p')
+    resumed=$(printf '%s\n' "$out" | sed -n 's/^resumed: //p')
+    set -- $stopped
+    [ -n "${1:-}" ] && [ "$1" = "${2:-}" ] || fail "guise run $mode: the container ran on after Ctrl-Z ($stopped)"
+    [ -n "$resumed" ] && [ "$resumed" -gt "$1" ] || fail "guise run $mode: bg did not resume the container ($stopped, $resumed)"
+  done
+}
+
 # fd_leak_probe: a directory of the caller's, open as fd 7 in the caller (`exec 7<dir`), with a
 # sentinel in it; prints the container script that tries to read and write through it.
 fd_leak_probe() {
