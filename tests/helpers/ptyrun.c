@@ -62,7 +62,8 @@ int main(int argc, char **argv)
       perror("ptyrun: waitpid");
       return 2;
     }
-    drain(master, 50); /* a full pty would block COMMAND's writes */
+    if (!drain(master, 50)) /* a full pty would block COMMAND's writes */
+      usleep(10 * 1000);    /* no slave open (EIO, POLLHUP at once): do not spin */
   }
   /* What is left, without waiting for processes COMMAND left holding the terminal. */
   while (drain(master, 0))
