@@ -315,13 +315,16 @@ test_ctrl_c_reaches_the_whole_container() {
   command -v python3 >/dev/null || skip "python3 missing"
   rootfs=$(fixture_rootfs busybox)
   ptyrun=$(helper ptyrun)
+  mkdir started
   for mode in "" -i --no-init; do
+    rm -f started/now
     start=$SECONDS
     # shellcheck disable=SC2086 # the mode is one word or none
     timeout 60 "$ptyrun" bash -c "$TYPE_ON_TERMINAL"'
-      (sleep 1; type_on_terminal "$(printf "\003")") &
-      "$@"; echo "status $?"; wait' sh "$GUISE" run $mode --rootfs "$rootfs" -- \
-      sh -c 'sleep 30; echo after' </dev/null >ctrl-c.out 2>&1 || true
+      (for _ in $(seq 300); do [ -e started/now ] && break; sleep 0.1; done; type_on_terminal "$(printf "\003")") &
+      "$@"; echo "status $?"; wait' sh "$GUISE" run $mode -v "$TEST_TMP/started:/started" \
+      --rootfs "$rootfs" -- sh -c 'touch /started/now; sleep 30; echo after' </dev/null \
+      >ctrl-c.out 2>&1 || true
     out=$(tr -d '\r' <ctrl-c.out)
     printf 'guise run %s: %s (%s s)\n' "$mode" "$out" $((SECONDS - start))
     assert_line "$out" "status 130" "guise run $mode after Ctrl-C"
@@ -342,7 +345,7 @@ test_ctrl_z_stops_the_whole_container() {
     # shellcheck disable=SC2086 # the mode is one word or none
     timeout 60 "$ptyrun" bash -c "$TYPE_ON_TERMINAL"'
       set -m
-      (sleep 1; type_on_terminal "$(printf "\032")") &
+      (for _ in $(seq 300); do [ -s ticks/n ] && break; sleep 0.1; done; type_on_terminal "$(printf "\032")") &
       "$@"
       a=$(cat ticks/n); sleep 1; b=$(cat ticks/n); echo "stopped: $a $b"
       bg %2 >/dev/null; sleep 1; c=$(cat ticks/n); echo "resumed: $c"
