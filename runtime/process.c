@@ -186,10 +186,13 @@ static int close_fd_range(unsigned first, unsigned last, guise_error **err)
   if (close_range(first, last, 0) == 0) return 0;
   if (errno != ENOSYS && errno != EINVAL)
     return guise_fail_errno(err, "close descriptors %u-%u", first, last);
+  /* Open descriptors are below the hard limit (unless it was lowered after they were opened),
+   * which is below fs.nr_open, 2^20 by default. */
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
     return guise_fail_errno(err, "read the open-files limit to close descriptors");
-  for (rlim_t fd = first; fd <= last && fd < rl.rlim_cur; fd++)
+  rlim_t end = rl.rlim_max < (rlim_t)1 << 20 ? rl.rlim_max : (rlim_t)1 << 20;
+  for (rlim_t fd = first; fd <= last && fd < end; fd++)
     close((int)fd);
   return 0;
 }
