@@ -35,6 +35,7 @@ struct child_args {
   sigset_t parent_mask;
   /* Syscall faking: the socket to the supervisor (-1: no faking). */
   int fake_sock;
+  int stdin_fd; /* -i on a terminal without -t: the container's stdin, fed by guise (-1: none) */
 };
 
 static int write_id_maps(uid_t uid, gid_t gid, guise_error **err)
@@ -80,6 +81,13 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
     guise_fail_errno(&err, "set the parent-death signal");
     goto fail;
   }
+  /* A session of its own, as runc and crun do: the caller's terminal is then no terminal of the
+   * container's (/dev/tty is ENXIO, or its own pty with -t), and TIOCSTI, which needs the
+   * controlling terminal, cannot type into the caller's shell through an inherited fd 0-2. */
+  if (setsid() < 0) {
+    guise_fail_errno(&err, "start the container's session");
+    goto fail;
+  }
   if (write_id_maps(a->host_uid, a->host_gid, &err) < 0)
     goto fail;
   if (spec->net == NET_NONE && net_loopback_up(&err) < 0)
@@ -95,6 +103,9 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
       goto fail;
     }
     close(null);
+  } else if (a->stdin_fd >= 0 && dup2(a->stdin_fd, STDIN_FILENO) < 0) {
+    guise_fail_errno(&err, "attach the container's stdin");
+    goto fail;
   }
   if (rootfs_setup(spec, &err) < 0)
     goto fail;
@@ -119,6 +130,7 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
       goto fail;
     close(a->fake_sock);
   }
+  if (process_close_fds(slave, &err) < 0) goto fail;
 
   if (!spec->use_init)
     exec_command(a, slave, caps);
@@ -182,12 +194,27 @@ static void sync_window_size(int master)
     ioctl(master, TIOCSWINSZ, &ws);
 }
 
-/* Wait for the container, forwarding signals and (with a terminal) proxying its pty. */
+/* Send all of buf to the container's stdin socket; false once the container has closed it. */
+static bool feed_stdin(int sock, const char *buf, size_t len)
+{
+  while (len > 0) {
+    ssize_t n = send(sock, buf, len, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    buf += n;
+    len -= (size_t)n;
+  }
+  return true;
+}
+
+/* Wait for the container, forwarding signals and (with a terminal) proxying its pty, or what is
+ * typed on the caller's terminal to stdin_sock. */
 static int supervise(const struct container_spec *spec, pid_t child, int sigfd, int master,
-                     struct fake_supervisor *faker, int *exit_status, guise_error **err)
+                     int stdin_sock, struct fake_supervisor *faker, int *exit_status,
+                     guise_error **err)
 {
   bool child_running = true, pty_open = master >= 0;
-  bool stdin_open = master >= 0 && spec->stdin_open;
+  bool stdin_open = (master >= 0 || stdin_sock >= 0) && spec->stdin_open;
   while (child_running || pty_open) {
     struct pollfd fds[3] = {
         {.fd = sigfd, .events = POLLIN},
@@ -219,7 +246,18 @@ static int supervise(const struct container_spec *spec, pid_t child, int sigfd, 
           }
         } else if (si.ssi_signo == SIGWINCH && master >= 0) {
           sync_window_size(master); /* the kernel signals the container's foreground group */
-        } else {
+        } else if (si.ssi_signo == SIGTSTP) {
+          /* Ctrl-Z: the container stops with guise, as it did in guise's process group (with
+           * SIGSTOP: the kernel discards SIGTSTP sent to its group, orphaned in its session). */
+          if (kill(-child, SIGSTOP) < 0) kill(child, SIGSTOP);
+          raise(SIGSTOP);
+        } else if (si.ssi_signo == SIGCONT) {
+          if (kill(-child, SIGCONT) < 0) /* all that SIGTSTP stopped */
+            kill(child, SIGCONT);
+        } else if (si.ssi_code != SI_KERNEL || kill(-child, (int)si.ssi_signo) < 0) {
+          /* SI_KERNEL: the caller's terminal sent it (Ctrl-C) to guise's process group, where
+           * the container no longer is: to the container's group then, as before its own
+           * session, lest `sh -c 'sleep 20'` wait for sleep to end; anything else to PID 1. */
           kill(child, (int)si.ssi_signo);
         }
       }
@@ -231,10 +269,14 @@ static int supervise(const struct container_spec *spec, pid_t child, int sigfd, 
       ssize_t r = read(STDIN_FILENO, buf, sizeof(buf));
       if (r <= 0) {
         stdin_open = false;
-        if (r == 0)
+        if (r == 0 && master >= 0)
           write_all(master, "\x04", 1); /* end of input: EOF for a line-mode reader */
-      } else {
+        else if (r == 0)
+          shutdown(stdin_sock, SHUT_WR);
+      } else if (master >= 0) {
         write_all(master, buf, (size_t)r);
+      } else {
+        stdin_open = feed_stdin(stdin_sock, buf, (size_t)r);
       }
     }
   }
@@ -257,8 +299,20 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
       .host_gid = getegid(),
       .sync_fd = -1,
       .fake_sock = -1,
+      .stdin_fd = -1,
   };
-  _cleanup_close_ int parent_sock = -1;
+  _cleanup_close_ int parent_sock = -1, stdin_sock = -1, stdin_child = -1;
+  /* -i on a terminal, without -t: the container, in a session of its own, would read the terminal
+   * unchecked by its job control (in the background, or after Ctrl-Z stopped guise) what is typed
+   * to the caller's shell.  guise reads it for the container instead, as docker does, and is
+   * stopped (SIGTTIN) when it reads in the background. */
+  if (spec->stdin_open && !spec->terminal && isatty(STDIN_FILENO)) {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+      return guise_fail_errno(err, "create a socket pair for the container's stdin");
+    stdin_sock = pair[0];
+    stdin_child = args.stdin_fd = pair[1];
+  }
   if (spec->terminal) {
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
@@ -274,6 +328,7 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
   sigset_t mask;
   process_forwarded_signals(&mask);
   sigaddset(&mask, SIGCHLD);
+  sigaddset(&mask, SIGTSTP);
   if (sigprocmask(SIG_BLOCK, &mask, &args.parent_mask) < 0)
     return guise_fail_errno(err, "block signals");
   _cleanup_close_ int sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
@@ -309,6 +364,9 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
   }
   if (args.sync_fd >= 0)
     close(args.sync_fd);
+  if (stdin_child >= 0)
+    close(stdin_child); /* the container's own: it sees EOF when stdin_sock shuts down */
+  stdin_child = -1;
 
   _cleanup_close_ int master = -1;
   struct raw_terminal raw = {0};
@@ -321,7 +379,7 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
     }
   }
   *exit_status = 125;
-  int rc = supervise(spec, child, sigfd, master, &faker, exit_status, err);
+  int rc = supervise(spec, child, sigfd, master, stdin_sock, &faker, exit_status, err);
   raw_terminal_leave(&raw);
   if (rc < 0) {
     kill(child, SIGKILL);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -176,6 +177,31 @@ int process_exec(const struct container_spec *spec, int *status, guise_error **e
   int saved = errno;
   *status = (saved == ENOENT || saved == ENOTDIR) ? 127 : 126;
   return guise_fail(err, saved, "exec %s failed", spec->argv[0]);
+}
+
+/* close_range(first, last), or one close per possible descriptor where the kernel lacks it. */
+static int close_fd_range(unsigned first, unsigned last, guise_error **err)
+{
+  if (first > last) return 0;
+  if (close_range(first, last, 0) == 0) return 0;
+  if (errno != ENOSYS && errno != EINVAL)
+    return guise_fail_errno(err, "close descriptors %u-%u", first, last);
+  /* Open descriptors are below the hard limit (unless it was lowered after they were opened),
+   * which is below fs.nr_open, 2^20 by default. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+    return guise_fail_errno(err, "read the open-files limit to close descriptors");
+  rlim_t end = rl.rlim_max < (rlim_t)1 << 20 ? rl.rlim_max : (rlim_t)1 << 20;
+  for (rlim_t fd = first; fd <= last && fd < end; fd++)
+    close((int)fd);
+  return 0;
+}
+
+int process_close_fds(int keep, guise_error **err)
+{
+  if (keep <= STDERR_FILENO) return close_fd_range(STDERR_FILENO + 1, ~0U, err);
+  if (close_fd_range(STDERR_FILENO + 1, (unsigned)keep - 1, err) < 0) return -1;
+  return close_fd_range((unsigned)keep + 1, ~0U, err);
 }
 
 int process_init_loop(pid_t child)

@@ -41,7 +41,8 @@ int pty_create(const struct winsize *size, int *master_out, int *slave_out, guis
 
 int pty_become_controlling(int slave, guise_error **err)
 {
-  if (setsid() < 0)
+  /* The container's first process leads its session already; a command under init does not. */
+  if (getsid(0) != getpid() && setsid() < 0)
     return guise_fail_errno(err, "start a session for the terminal");
   if (ioctl(slave, TIOCSCTTY, 0) < 0)
     return guise_fail_errno(err, "make the pty the controlling terminal");

@@ -208,4 +208,236 @@ test_dev_nodes_work() {
   assert_eq $'null-ok\n00000000\n16\nfull-enospc\nshm' "$OUT"
 }
 
+# ---- what the container can reach of its caller: terminal, descriptors, init's descriptors ----
+
+# in_terminal GUISE-ARGS...: run guise in a terminal of its own (helper ptyrun: a new session
+# whose controlling terminal is a fresh pty), followed by what the user's interactive shell does
+# once guise returns: read a line from the terminal and run it.  The line is only there if the
+# container typed it (TIOCSTI).  Leaves $OUT (what the terminal showed) and $STATUS.
+in_terminal() {
+  local ptyrun
+  ptyrun=$(helper ptyrun)
+  STATUS=0
+  timeout --kill-after=5 "$GUISE_TEST_TIMEOUT" "$ptyrun" bash -c \
+    '"$@"; read -r -t 2 line && eval "$line"; true' in_terminal "$GUISE" "$@" \
+    </dev/null >terminal.out 2>&1 || STATUS=$?
+  OUT=$(tr -d '\r' <terminal.out)
+  printf '+ ptyrun guise %s\n  status %s\n  terminal: %s\n' "$*" "$STATUS" "$(_abbrev "$OUT")"
+  check_sanitizers "$OUT"
+}
+
+# assert_nothing_typed WHAT: the tiocsti helper ran in the container (in_terminal) and typed
+# nothing that the caller's shell ran: no ./INJECTED.
+assert_nothing_typed() {
+  [ ! -e INJECTED ] || fail "$1: the caller's shell ran what the container typed: $(_abbrev "$OUT")"
+  ! printf '%s\n' "$OUT" | grep -E ' injected$' ||
+    fail "$1: TIOCSTI into the caller's terminal succeeded: $(_abbrev "$OUT")"
+  assert_eq 0 "$STATUS" "$1: status"
+  printf '%s\n' "$OUT" | grep -q '^/dev/tty refused: ' ||
+    fail "$1: the tiocsti helper did not run: $(_abbrev "$OUT")"
+}
+
+# A hostile container types a command into the caller's terminal (TIOCSTI) for the caller's
+# shell to run after guise: through /dev/tty, through an inherited terminal fd (stdout, stdin
+# with -i), with TIOCSCTTY first, from PID 1 or without init.  The container has a session of
+# its own, so the caller's terminal is no controlling terminal of its (runc and crun do that).
+test_run_cannot_type_into_callers_terminal() {
+  rootfs=$(fixture_rootfs busybox)
+  cp "$(helper tiocsti)" "$rootfs/tiocsti"
+  # tty_nr (field 7 of stat) of PID 1 and of the command: 0 is no controlling terminal.
+  script='/tiocsti "touch INJECTED"; echo "tty_nr $(cut -d" " -f7 /proc/1/stat) $(cut -d" " -f7 /proc/self/stat)"'
+  for mode in "" -i --no-init "--cap-add ALL" "-i --cap-add ALL --no-init"; do
+    # shellcheck disable=SC2086 # the mode is several words
+    in_terminal run $mode --rootfs "$rootfs" -- sh -c "$script"
+    assert_nothing_typed "guise run $mode"
+    assert_line "$OUT" "tty_nr 0 0" "guise run $mode: no controlling terminal in the container"
+  done
+  # With -t the container's terminal is its own pty, not the caller's.
+  in_terminal run -t --rootfs "$rootfs" -- /tiocsti "touch INJECTED"
+  assert_eq 0 "$STATUS" "guise run -t: status"
+  [ ! -e INJECTED ] || fail "guise run -t: the caller's shell ran what the container typed"
+}
+
+test_build_run_cannot_type_into_callers_terminal() {
+  mkdir ctx
+  cp "$(_fixture_tarball busybox)" ctx/busybox.tar
+  cp "$(helper tiocsti)" ctx/tiocsti
+  printf 'FROM scratch\nADD busybox.tar /\nCOPY tiocsti /tiocsti\nRUN /tiocsti "touch INJECTED"\n' \
+    >ctx/Containerfile
+  in_terminal build --root store -t typed ctx
+  assert_nothing_typed "guise build"
+  # Quiet: the step's output goes to a file and guise keeps the terminal in other descriptors
+  # meanwhile; the step fails so that its output is shown.
+  printf 'FROM scratch\nADD busybox.tar /\nCOPY tiocsti /tiocsti\nRUN /tiocsti "touch INJECTED"; exit 3\n' \
+    >ctx/Containerfile
+  in_terminal build -q --root store -t typed ctx
+  STATUS=0 # the build fails, by design
+  assert_nothing_typed "guise build -q"
+}
+
+# type_on_terminal TEXT: what a user types, on the controlling terminal (run in_terminal).
+# shellcheck disable=SC2016 # expanded by the inner shell
+TYPE_ON_TERMINAL='type_on_terminal() { python3 -c "import fcntl, sys, termios
+for c in sys.argv[1].encode(): fcntl.ioctl(0, termios.TIOCSTI, bytes([c]))" "$1" </dev/tty; }'
+
+# With -i but no -t the container's stdin is fed by guise from the caller's terminal: it reads
+# what is typed while guise runs in the foreground, and nothing typed to the caller's shell
+# while guise is in the background or stopped (the container's own session is out of reach of
+# the terminal's job control, guise is not).
+test_run_i_reads_callers_terminal_only_in_foreground() {
+  command -v python3 >/dev/null || skip "python3 missing"
+  rootfs=$(fixture_rootfs busybox)
+  ptyrun=$(helper ptyrun)
+  read_line='read l; echo "container read [$l]"'
+  timeout 60 "$ptyrun" bash -c "$TYPE_ON_TERMINAL"'
+    (sleep 1; type_on_terminal "hello
+") &
+    "$@"; wait' sh "$GUISE" run -i --rootfs "$rootfs" -- sh -c "$read_line" </dev/null >fg.out 2>&1 ||
+    fail "guise run -i in the foreground: $(cat fg.out)"
+  assert_line "$(tr -d '\r' <fg.out)" "container read [hello]" "guise run -i in the foreground"
+  # A job-control shell, guise in the background: what is typed is the shell's.
+  timeout 60 "$ptyrun" bash -c "$TYPE_ON_TERMINAL"'
+    set -m
+    "$@" &
+    sleep 1; type_on_terminal "secret
+"
+    read -r -t 5 l; echo "shell read [$l]"; kill -KILL %1' sh "$GUISE" run -i --rootfs "$rootfs" -- \
+    sh -c "$read_line" </dev/null >bg.out 2>&1 || true
+  out=$(tr -d '\r' <bg.out)
+  printf 'background run: %s\n' "$out"
+  assert_not_contains "$out" "container read [secret]" "guise run -i in the background"
+  assert_line "$out" "shell read [secret]" "the caller's shell"
+}
+
+# Ctrl-C on the caller's terminal reaches every process of the container's group, as it did
+# when the container shared the caller's session: sh does not wait for its sleep to end.
+test_ctrl_c_reaches_the_whole_container() {
+  command -v python3 >/dev/null || skip "python3 missing"
+  rootfs=$(fixture_rootfs busybox)
+  ptyrun=$(helper ptyrun)
+  mkdir started
+  for mode in "" -i --no-init; do
+    rm -f started/now
+    start=$SECONDS
+    # shellcheck disable=SC2086 # the mode is one word or none
+    timeout 60 "$ptyrun" bash -c "$TYPE_ON_TERMINAL"'
+      (for _ in $(seq 300); do [ -e started/now ] && break; sleep 0.1; done; type_on_terminal "$(printf "\003")") &
+      "$@"; echo "status $?"; wait' sh "$GUISE" run $mode -v "$TEST_TMP/started:/started" \
+      --rootfs "$rootfs" -- sh -c 'touch /started/now; sleep 30; echo after' </dev/null \
+      >ctrl-c.out 2>&1 || true
+    out=$(tr -d '\r' <ctrl-c.out)
+    printf 'guise run %s: %s (%s s)\n' "$mode" "$out" $((SECONDS - start))
+    assert_line "$out" "status 130" "guise run $mode after Ctrl-C"
+    [ $((SECONDS - start)) -lt 20 ] || fail "guise run $mode: Ctrl-C did not stop sleep"
+  done
+}
+
+# Ctrl-Z stops the container with guise, `bg` resumes it: job control as in the caller's
+# process group.  The container counts into a bound file (renamed, so never read half-written).
+test_ctrl_z_stops_the_whole_container() {
+  command -v python3 >/dev/null || skip "python3 missing"
+  rootfs=$(fixture_rootfs busybox)
+  ptyrun=$(helper ptyrun)
+  mkdir ticks
+  count='i=0; while :; do i=$((i+1)); echo $i >/ticks/t && mv /ticks/t /ticks/n; sleep 0.1; done'
+  for mode in "" -i --no-init; do
+    rm -f ticks/n
+    # shellcheck disable=SC2086 # the mode is one word or none
+    timeout 60 "$ptyrun" bash -c "$TYPE_ON_TERMINAL"'
+      set -m
+      (for _ in $(seq 300); do [ -s ticks/n ] && break; sleep 0.1; done; type_on_terminal "$(printf "\032")") &
+      "$@"
+      a=$(cat ticks/n); sleep 1; b=$(cat ticks/n); echo "stopped: $a $b"
+      bg %2 >/dev/null; sleep 1; c=$(cat ticks/n); echo "resumed: $c"
+      kill -KILL $(jobs -p) 2>/dev/null; true' sh "$GUISE" run $mode -v "$TEST_TMP/ticks:/ticks" \
+      --rootfs "$rootfs" -- sh -c "$count" </dev/null >ctrl-z.out 2>&1 || true
+    out=$(tr -d '\r' <ctrl-z.out)
+    printf 'guise run %s: %s\n' "$mode" "$out"
+    stopped=$(printf '%s\n' "$out" | sed -n 's/^stopped: //p')
+    resumed=$(printf '%s\n' "$out" | sed -n 's/^resumed: //p')
+    set -- $stopped
+    [ -n "${1:-}" ] && [ "$1" = "${2:-}" ] || fail "guise run $mode: the container ran on after Ctrl-Z ($stopped)"
+    [ -n "$resumed" ] && [ "$resumed" -gt "$1" ] || fail "guise run $mode: bg did not resume the container ($stopped, $resumed)"
+  done
+}
+
+# fd_leak_probe: a directory of the caller's, open as fd 7 in the caller (`exec 7<dir`), with a
+# sentinel in it; prints the container script that tries to read and write through it.
+fd_leak_probe() {
+  mkdir home
+  echo secret >home/sentinel
+  # The shell's own open descriptors: the glob's directory is closed again when -L runs.
+  echo 'cd /proc/$$/fd && fds= && for n in *; do [ -L $n ] && fds="$fds $n"; done; echo "fds:$fds"; cat /proc/self/fd/7/sentinel; echo x >/proc/self/fd/7/escaped; true'
+}
+
+# assert_no_fd_leak: the probe saw only stdin, stdout and stderr, and reached nothing.
+assert_no_fd_leak() {
+  assert_line "$OUT" "fds: 0 1 2" "$1: the container's descriptors"
+  assert_not_contains "$OUT" secret "$1: reading through the caller's fd 7"
+  [ ! -e home/escaped ] || fail "$1: the container wrote into the caller's directory through fd 7"
+}
+
+test_run_gets_no_caller_fds() {
+  rootfs=$(fixture_rootfs busybox)
+  probe=$(fd_leak_probe)
+  exec 7<home
+  run_in "$rootfs" "$probe"
+  assert_status 0
+  assert_no_fd_leak "guise run"
+  run_in "$rootfs" "$probe" --no-init
+  assert_status 0
+  assert_no_fd_leak "guise run --no-init"
+}
+
+test_build_run_gets_no_caller_fds() {
+  probe=$(fd_leak_probe)
+  mkdir ctx
+  cp "$(_fixture_tarball busybox)" ctx/busybox.tar
+  printf 'FROM scratch\nADD busybox.tar /\nRUN %s\n' "$probe" >ctx/Containerfile
+  exec 7<home
+  run_guise build --root store -t leak ctx
+  assert_status 0
+  assert_no_fd_leak "guise build (progress)"
+  # Quiet builds keep the caller's stdout and stderr in other descriptors during the step.
+  printf 'FROM scratch\nADD busybox.tar /\nRUN %s; exit 3\n' "$probe" >ctx/Containerfile
+  run_guise build -q --root store -t leak ctx
+  assert_status 1
+  OUT=$ERR # the failed step's output
+  assert_no_fd_leak "guise build -q"
+}
+
+# guise's init is PID 1 and never execs: whatever guise had open (the store, the container's
+# directory, the build context, even with O_CLOEXEC) it would keep, and a container allowed to
+# ptrace it (--cap-add SYS_PTRACE or ALL) would reach the host through /proc/1/fd/N/...
+test_init_holds_no_host_fds() {
+  export GUISE_ROOT=$TEST_TMP/store
+  echo secret >sentinel
+  tarball_image "$(_fixture_tarball busybox)" bb
+  run_guise run --rm --cap-add ALL bb sh -c \
+    'cd /proc/1/fd && echo "init fds:" *; for f in /proc/1/fd/*; do cat $f/../sentinel $f/../../sentinel $f/../../../sentinel; done 2>/dev/null; true'
+  assert_status 0
+  assert_line "$OUT" "init fds: 0 1 2" "PID 1's descriptors"
+  assert_not_contains "$OUT" secret "the host through /proc/1/fd"
+}
+
+# The same for a build step's init, seen from the host (the step itself has no CAP_SYS_PTRACE).
+test_build_init_holds_no_host_fds() {
+  mkdir ctx
+  cp "$(_fixture_tarball busybox)" ctx/busybox.tar
+  printf 'FROM scratch\nADD busybox.tar /\nRUN touch /started; sleep 30\n' >ctx/Containerfile
+  start_guise build --root store -t slow ctx
+  init=""
+  for _ in $(seq 200); do
+    init=$(pgrep -P "$GUISE_PID" -x guise-init || true)
+    [ -n "$init" ] && [ -n "$(pgrep -P "$init" -x sleep || true)" ] && break
+    sleep 0.1
+  done
+  [ -n "$init" ] || fail "no guise-init under guise build (pid $GUISE_PID)"
+  fds=$(ls /proc/"$init"/fd | sort -n | paste -sd' ')
+  links=$(for f in /proc/"$init"/fd/*; do readlink "$f"; done | paste -sd' ')
+  kill "$GUISE_PID"
+  wait_guise
+  assert_eq "0 1 2" "$fds" "the build step's init's descriptors ($links)"
+}
+
 run_tests
