@@ -87,7 +87,8 @@ bool tracer_needs_call(enum syscall_id id)
 
 static bool wanted(const struct tracer_policy *policy, enum syscall_id id)
 {
-  return policy->handlers[id] != NULL || tracer_needs_call(id);
+  return policy->handlers[id] != NULL || tracer_needs_call(id) ||
+         (policy->view != NULL && tracer_view_traps(id));
 }
 
 /* Add the rule(s) for one call: nr is a libseccomp number for the filter's arch(es). */
@@ -224,8 +225,8 @@ static int build_filter(const struct tracer_policy *policy, struct sock_fprog *p
       continue;
     if (id == SYSCALL_IO_URING_SETUP)
       r = add_rules(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, id, true);
-    else if (wanted(policy, id))
-      r = add_rules(ctx, SCMP_ACT_NOTIFY, nr, id, true);
+    else if (wanted(policy, id)) /* a view needs every call, whatever its arguments */
+      r = add_rules(ctx, SCMP_ACT_NOTIFY, nr, policy->view != NULL ? SYSCALL_ID_COUNT : id, true);
   }
   if (r != 0) {
     seccomp_release(ctx);
