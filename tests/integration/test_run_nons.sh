@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Running without namespaces (--isolation=none, and auto where no user namespace can be made):
+# the tracer shows the rootfs as / by path translation.  "User namespaces refused" is made by
+# the helper nouserns (a user namespace of its own whose user.max_user_namespaces is 0), so the
+# machine-wide sysctl is never touched: guise inside finds it cannot make one and falls back.
+. "$(dirname "$0")/lib.sh"
+
+# Make run_guise run guise under nouserns.
+refuse_userns() {
+  local nouserns real=$GUISE
+  nouserns=$(helper nouserns)
+  printf '#!/bin/sh\nexec %q %q "$@"\n' "$nouserns" "$real" >"$TEST_TMP/guise-nouserns"
+  chmod +x "$TEST_TMP/guise-nouserns"
+  GUISE=$TEST_TMP/guise-nouserns
+}
+
+test_nons_condition_is_real() {
+  refuse_userns
+  rootfs=$(fixture_rootfs busybox)
+  run_guise run --isolation=namespaces --rootfs "$rootfs" -- true
+  assert_status 125
+  assert_contains "$ERR" "create the container's namespaces" "namespaces refused under nouserns"
+  "$(helper nouserns)" unshare --user true 2>/dev/null && fail "unshare --user worked under nouserns"
+  true
+}
+
+test_nons_auto_shows_rootfs_as_root() {
+  refuse_userns
+  rootfs=$(fixture_rootfs busybox)
+  run_in "$rootfs" 'echo hi >/x; cat /x; ls /; readlink /proc/self/exe; cd /tmp && pwd'
+  assert_status 0
+  assert_contains "$ERR" "cannot create a user namespace" "the fallback is noticed"
+  assert_contains "$ERR" "no security boundary" "the notice says what is not isolated"
+  assert_eq 1 "$(printf '%s\n' "$ERR" | grep -c 'notice')" "one notice"
+  assert_line "$OUT" "hi"
+  assert_line "$OUT" "linuxrc"
+  assert_line "$OUT" "/bin/busybox"
+  assert_line "$OUT" "/tmp"
+  assert_eq "hi" "$(cat "$rootfs/x")" "the file landed in the rootfs"
+}
+
+test_nons_chown_recorded_under_guest_path() {
+  refuse_userns
+  rootfs=$(fixture_rootfs busybox)
+  run_in "$rootfs" 'echo x >/x; chown 123:456 /x; stat -c %u:%g /x; ln /x /xl; stat -c %h /x'
+  assert_status 0
+  assert_line "$OUT" "123:456"
+  assert_line "$OUT" "2"
+  assert_eq "$(id -u):$(id -g)" "$(stat -c %u:%g "$rootfs/x")" "owner on disk"
+  run_guise db --rootfs "$rootfs" ls
+  assert_status 0
+  assert_match '123:456 .*uid,gid +/x$' "$OUT" "the database row under the guest path"
+}
+
+test_nons_cwd_and_renames() {
+  refuse_userns
+  rootfs=$(fixture_rootfs busybox)
+  # -P: the shell's own $PWD is not what is tested, getcwd is.
+  run_in "$rootfs" 'mkdir -p /d/e && cd /d/e && mv /d /f && pwd -P && readlink /proc/self/cwd &&
+    cd -P .. && pwd -P && cd -P ../../../.. && pwd -P && ls'
+  assert_status 0
+  assert_eq "/f/e
+/f/e
+/f
+/" "$(printf '%s\n' "$OUT" | head -4)" "cwd across a rename and .. at the root"
+  assert_line "$OUT" "linuxrc"
+}
+
+test_nons_escapes_stay_inside() {
+  refuse_userns
+  rootfs=$(fixture_rootfs busybox)
+  echo keep >"$TEST_TMP/sentinel"
+  local s=$TEST_TMP/sentinel
+  run_in "$rootfs" "
+    ln -s / /abs; ln -s ../../../../../../../../.. /up; mkdir -p /a/b
+    for p in ../../../../../../../..$s /abs/../..$s /up$s /a/b/../../../..$s /proc/self/root$s \
+             /proc/1/root$s /proc/self/cwd/../../..$s /proc/self/root/../..$s /dev/../..$s; do
+      cat \$p 2>/dev/null && echo LEAK \$p
+      echo pwned 2>/dev/null >\$p
+      chmod 000 \$p 2>/dev/null; rm -f \$p 2>/dev/null; ln -s x \$p 2>/dev/null
+    done
+    cd -P /up && pwd -P
+    true"
+  assert_status 0
+  assert_not_contains "$OUT" "LEAK" "a path outside the rootfs was read"
+  assert_line "$OUT" "/"
+  assert_eq keep "$(cat "$s")" "sentinel content"
+  assert_eq 644 "$(stat -c %a "$s")" "sentinel mode"
+}
+
+test_nons_bookworm_runs_its_own_libc() {
+  refuse_userns
+  rootfs=$(fixture_rootfs bookworm)
+  run_in "$rootfs" 'ls /usr/share/doc/dpkg >/dev/null && echo ls-ok; dpkg --version | head -1;
+    apt-get --version | head -1; readlink /proc/self/exe; grep -m1 "libc\.so" /proc/self/maps'
+  assert_status 0
+  assert_line "$OUT" "ls-ok"
+  assert_contains "$OUT" "Debian 'dpkg' package management program version 1.21"
+  assert_contains "$OUT" "apt 2.6"
+  assert_line "$OUT" "/usr/bin/readlink"
+  assert_contains "$OUT" "$rootfs/usr/lib/x86_64-linux-gnu/libc.so.6" "the rootfs's libc is mapped"
+}
+
+test_nons_shebang_chain() {
+  refuse_userns
+  rootfs=$(fixture_rootfs busybox)
+  mkdir -p "$rootfs/s"
+  printf '#!/bin/sh\necho "inner $0 $*"\n' >"$rootfs/s/c"
+  printf '#!/s/c from-b\n' >"$rootfs/s/b"
+  printf '#!/s/b\n' >"$rootfs/s/a"
+  chmod +x "$rootfs/s/a" "$rootfs/s/b" "$rootfs/s/c"
+  run_guise run --rootfs "$rootfs" -- /s/a arg
+  assert_status 0
+  assert_eq "inner /s/c from-b /s/b /s/a arg" "$OUT" "interpreters found in the rootfs"
+}
+
+test_nons_fake_rootfs_isolation_none() {
+  rootfs=$(fixture_rootfs busybox)
+  run_guise fake --rootfs "$rootfs" --isolation=none -- sh -c 'touch /made; chown 7:8 /made; stat -c %u:%g /made; ls /linuxrc'
+  assert_status 0
+  assert_line "$OUT" "7:8"
+  assert_line "$OUT" "/linuxrc"
+  [ -f "$rootfs/made" ] || fail "/made is not in the rootfs"
+  run_guise db --rootfs "$rootfs" show /made
+  assert_status 0
+  assert_contains "$OUT" "7" "recorded owner"
+}
+
+test_nons_untranslated_calls_refused() {
+  refuse_userns
+  rootfs=$(fixture_rootfs busybox)
+  run_in "$rootfs" 'chroot / true || echo chroot-failed; mount -t tmpfs none /mnt || echo mount-failed'
+  assert_status 0
+  assert_line "$OUT" "chroot-failed"
+  assert_line "$OUT" "mount-failed"
+  assert_contains "$ERR" "change root directory to '/': Function not implemented" "chroot: ENOSYS"
+  assert_contains "$ERR" "on /mnt failed: Function not implemented" "mount: ENOSYS"
+}
+
+run_tests
