@@ -128,9 +128,11 @@ static int join(char out[PATH_MAX], const char *a, const char *b)
 
 int view_to_host(const struct tracer_view *v, const char *guest, char host[PATH_MAX])
 {
-  for (size_t i = 0; i < v->n; i++)
-    if (under(guest, v->b[i].guest, v->b[i].glen))
-      return join(host, v->b[i].host, guest + v->b[i].glen);
+  for (size_t i = 0; i < v->n; i++) {
+    if (!under(guest, v->b[i].guest, v->b[i].glen)) continue;
+    const char *rest = guest + v->b[i].glen;
+    return join(host, v->b[i].host, strcmp(rest, "/") == 0 ? "" : rest);
+  }
   errno = EXDEV; /* no root binding: cannot happen with tracer_view_new */
   return -1;
 }
@@ -205,7 +207,7 @@ int view_walk(const struct tracer_view *v, const struct view_proc *proc, const c
 {
   size_t plen = strnlen(path, PATH_MAX);
   if (plen >= PATH_MAX) return fail(err, ENAMETOOLONG, "a path");
-  bool trailing_slash = plen > 0 && path[plen - 1] == '/';
+  bool trailing_slash = plen > 1 && path[plen - 1] == '/'; /* "/" alone asks nothing */
   /* res: the canonical guest prefix so far, "" for the root. */
   char res[PATH_MAX] = "";
   size_t rlen = 0;
@@ -297,8 +299,8 @@ int view_walk(const struct tracer_view *v, const struct view_proc *proc, const c
   if (rlen == 0) strcpy(res, "/");
   strcpy(guest, res);
   if (view_to_host(v, guest, host) < 0) return fail(err, errno, path);
-  if (trailing_slash && strcmp(host, "/") != 0) {
-    size_t hl = strlen(host);
+  size_t hl = strlen(host);
+  if (trailing_slash && host[hl - 1] != '/') {
     if (hl + 1 >= PATH_MAX) return fail(err, ENAMETOOLONG, path);
     strcpy(host + hl, "/");
   }
