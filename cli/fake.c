@@ -48,15 +48,20 @@ static void fake_usage(FILE *out)
 }
 
 static const struct option fake_options[] = {
-    {"db", required_argument, NULL, 'd'},      {"rootfs", required_argument, NULL, 'r'},
-    {"backend", required_argument, NULL, 'b'}, {"isolation", required_argument, NULL, 'i'},
-    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    {"db", required_argument, NULL, 'd'},
+    {"rootfs", required_argument, NULL, 'r'},
+    {"backend", required_argument, NULL, 'b'},
+    {"isolation", required_argument, NULL, 'i'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static int exit_code(int wstatus)
 {
-  if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
-  if (WIFSIGNALED(wstatus)) return 128 + WTERMSIG(wstatus);
+  if (WIFEXITED(wstatus))
+    return WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus))
+    return 128 + WTERMSIG(wstatus);
   return 125;
 }
 
@@ -170,7 +175,8 @@ int cmd_fake(int argc, char **argv)
     sigaction(SIGQUIT, &old_quit, NULL);
     /* Without the supervisor every faked call would fail with ENOSYS: die with it instead. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(125);
+    if (getppid() != parent)
+      _exit(125);
     /* No user namespace here, so installing a filter needs no_new_privs. */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
       perror("guise: setting no_new_privs failed");
@@ -184,7 +190,8 @@ int cmd_fake(int argc, char **argv)
       _exit(125);
     }
     free(filter.insns);
-    if (why != NULL) fprintf(stderr, "guise: notice: faking with ptrace (slower): %s\n", why->msg);
+    if (why != NULL)
+      fprintf(stderr, "guise: notice: faking with ptrace (slower): %s\n", why->msg);
     close(sv[1]);
     execvp(cmd[0], cmd);
     int e = errno;
@@ -203,6 +210,7 @@ int cmd_fake(int argc, char **argv)
     }
     return 125;
   }
-  if (wstatus == -1 && waitpid(pid, &wstatus, 0) < 0) return 125;
+  if (wstatus == -1 && waitpid(pid, &wstatus, 0) < 0)
+    return 125;
   return exit_code(wstatus);
 }

@@ -89,14 +89,8 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
     guise_fail_errno(&err, "set hostname %s", spec->hostname);
     goto fail;
   }
-  if (!spec->stdin_open && !spec->terminal) {
-    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null < 0 || dup2(null, 0) < 0) {
-      guise_fail_errno(&err, "redirect stdin from /dev/null");
-      goto fail;
-    }
-    close(null);
-  }
+  if (process_detach_stdin(spec, &err) < 0)
+    goto fail;
   if (rootfs_setup(spec, &err) < 0)
     goto fail;
   if (spec->terminal) {

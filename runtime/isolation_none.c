@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -114,21 +113,8 @@ static __attribute__((noreturn)) void child_main(const struct container_spec *sp
   int status = 125;
   /* Without its tracer every trapped call would fail with ENOSYS: die with it instead. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent) _exit(125);
-  if (!spec->stdin_open && !spec->terminal) {
-    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null < 0 || dup2(null, 0) < 0) {
-      guise_fail_errno(&err, "redirect stdin from /dev/null");
-      goto fail;
-    }
-    close(null);
-  }
-  for (size_t i = 0; i < spec->n_rlimits; i++) {
-    struct rlimit rl = {.rlim_cur = spec->rlimits[i].soft, .rlim_max = spec->rlimits[i].hard};
-    if (setrlimit(spec->rlimits[i].resource, &rl) < 0) {
-      guise_fail_errno(&err, "set resource limit %d", spec->rlimits[i].resource);
-      goto fail;
-    }
-  }
+  if (process_detach_stdin(spec, &err) < 0) goto fail;
+  if (process_apply_rlimits(spec, &err) < 0) goto fail;
   umask(spec->umask);
   /* No user namespace: a filter needs no_new_privs (setuid programs run unprivileged anyway
    * under ptrace). */
