@@ -114,6 +114,36 @@ test_nons_shebang_chain() {
   assert_eq "inner /s/c from-b /s/b /s/a arg" "$OUT" "interpreters found in the rootfs"
 }
 
+# The faking itself under translation: credentials, threads (glibc's set*id broadcast), files.
+test_nons_fakeprobe() {
+  refuse_userns
+  rootfs=$(fixture_rootfs busybox)
+  cp "$(helper fakeprobe)" "$rootfs/fakeprobe"
+  run_guise run --rootfs "$rootfs" -- /fakeprobe
+  assert_status 0
+  assert_line "$OUT" "verify: ok"
+  run_guise run --rootfs "$rootfs" -- /fakeprobe threads 8
+  assert_status 0
+  assert_eq 8 "$(printf '%s\n' "$OUT" | grep -c '^thread .* uid=42,42,42 gid=65534')" "threads dropped"
+  run_guise run --rootfs "$rootfs" -- sh -c 'mkdir /probe && /fakeprobe files /probe'
+  assert_status 0
+  assert_line "$OUT" "sda block 0:0 0640 8:0"
+  assert_line "$OUT" "mode0 file 100:65534 0000 0:0"
+}
+
+# Asked for where namespaces would work: no fallback notice, translation all the same.
+test_nons_explicit_option() {
+  rootfs=$(fixture_rootfs busybox)
+  run_guise run --isolation=none --rootfs "$rootfs" -- sh -c 'grep -c . /proc/self/uid_map; readlink /proc/self/root'
+  assert_status 0
+  assert_not_contains "$ERR" "cannot create a user namespace" "no fallback"
+  assert_contains "$ERR" "running without namespaces" "the notice"
+  assert_line "$OUT" "/"
+  run_guise run --isolation=sometimes --rootfs "$rootfs" -- true
+  assert_status 125
+  assert_contains "$ERR" "parsing isolation sometimes failed" "bad value named"
+}
+
 test_nons_fake_rootfs_isolation_none() {
   rootfs=$(fixture_rootfs busybox)
   run_guise fake --rootfs "$rootfs" --isolation=none -- sh -c 'touch /made; chown 7:8 /made; stat -c %u:%g /made; ls /linuxrc'
