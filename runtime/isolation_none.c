@@ -7,6 +7,7 @@
 #include "runtime/isolation_none.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -69,10 +70,12 @@ static bool under_dev(const char *path)
 }
 
 /* The spec's mounts as bindings of the view. */
-static int make_view(const struct container_spec *spec, struct tracer_view **out, guise_error **err)
+static int make_view(const struct container_spec *spec, const char *rootfs,
+                     struct tracer_view **out, guise_error **err)
 {
+  char real[PATH_MAX];
   struct tracer_view *v = NULL;
-  if (tracer_view_new(spec->rootfs, &v, err) < 0) return -1;
+  if (tracer_view_new(rootfs, &v, err) < 0) return -1;
   for (size_t i = 0; i < spec->n_mounts; i++) {
     const struct mount_spec *m = &spec->mounts[i];
     const char *host = NULL;
@@ -96,7 +99,12 @@ static int make_view(const struct container_spec *spec, struct tracer_view **out
                         "and /dev can be shown yet",
                         m->type != NULL ? m->type : "?", m->destination);
     }
-    if (tracer_view_bind(v, m->destination, host, err) < 0) {
+    if (realpath(host, real) == NULL) {
+      guise_fail_errno(err, "resolving %s, to show at %s, failed", host, m->destination);
+      tracer_view_free(v);
+      return -1;
+    }
+    if (tracer_view_bind(v, m->destination, real, err) < 0) {
       tracer_view_free(v);
       return -1;
     }
@@ -146,13 +154,17 @@ int isolation_none_run(const struct container_spec *spec, int *exit_status, guis
   if (spec->uid != 0 || spec->gid != 0)
     return guise_fail(err, ENOTSUP, "running as %u:%u without namespaces is not supported yet",
                       (unsigned)spec->uid, (unsigned)spec->gid);
+  /* The translated paths must not depend on the cwd, which the command changes. */
+  char rootfs[PATH_MAX];
+  if (realpath(spec->rootfs, rootfs) == NULL)
+    return guise_fail_errno(err, "resolving rootfs %s failed", spec->rootfs);
   struct tracer_view *view = NULL;
-  if (make_view(spec, &view, err) < 0) return -1;
+  if (make_view(spec, rootfs, &view, err) < 0) return -1;
   _cleanup_fakefs_policy_ struct fakefs_policy *fp = NULL;
   struct tracer_policy policy = {0};
   if (spec->fake_db != NULL) {
     /* The files keep the caller's owner on disk; the database says what the guest made. */
-    if (fakefs_policy_new(spec->fake_db, spec->rootfs, &fp, err) < 0) {
+    if (fakefs_policy_new(spec->fake_db, rootfs, &fp, err) < 0) {
       tracer_view_free(view);
       return -1;
     }

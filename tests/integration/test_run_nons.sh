@@ -144,6 +144,35 @@ test_nons_explicit_option() {
   assert_contains "$ERR" "parsing isolation sometimes failed" "bad value named"
 }
 
+# A RUN step built without namespaces gives the layer the namespaces give (owners, modes,
+# setuid bits, devices, hard and symbolic links; mtimes aside).
+test_nons_build_layer_equals_namespaces() {
+  mkdir ctx
+  cp "$(_fixture_tarball busybox)" ctx/base.tar
+  cat >ctx/Containerfile <<'CF'
+FROM scratch
+ADD base.tar /
+RUN mkdir /made && chown 3:4 /made && echo x >/made/f && chmod 4755 /made/f && ln /made/f /made/hl \
+    && mknod /made/null c 1 3 && ln -s ../bin/busybox /made/l && chown -h 5:6 /made/l && rm /bin/true
+CF
+  layer_listing() { # ARCHIVE: the RUN layer's entries without their times
+    tar -xOf "$1" manifest.json >manifest.json
+    local layer
+    layer=$(python3 -c 'import json; print(json.load(open("manifest.json"))[0]["Layers"][1])')
+    tar -xOf "$1" "$layer" | tar -tv --numeric-owner | awk '{ $4 = ""; $5 = ""; print }' | LC_ALL=C sort
+  }
+  GUISE_TEST_TIMEOUT=300 run_guise build --root store-ns --output docker-archive:ns.tar -t l ctx
+  assert_status 0
+  layer_listing ns.tar >ns.txt
+  refuse_userns
+  GUISE_TEST_TIMEOUT=300 run_guise build --root store-none --output docker-archive:none.tar -t l ctx
+  assert_status 0
+  assert_contains "$ERR" "cannot create a user namespace" "built without namespaces"
+  layer_listing none.tar >none.txt
+  assert_contains "$(cat ns.txt)" "3/4" "the namespaces' layer has the chown"
+  diff ns.txt none.txt || fail "the layers differ: $(diff ns.txt none.txt | head -5)"
+}
+
 test_nons_fake_rootfs_isolation_none() {
   rootfs=$(fixture_rootfs busybox)
   run_guise fake --rootfs "$rootfs" --isolation=none -- sh -c 'touch /made; chown 7:8 /made; stat -c %u:%g /made; ls /linuxrc'
