@@ -25,8 +25,8 @@
 #include "tracer/translate.h"
 #include "util/cleanup.h"
 
-/* The kernel stops at 4 levels of #! (BINPRM_MAX_RECURSION); so do we. */
-#define MAX_SHEBANG 4
+/* The kernel runs at most 5 #! scripts in a chain (exec_binprm: ELOOP past depth 5); so do we. */
+#define MAX_SHEBANG 5
 #define MAX_ARGS 65536
 
 /* One argument of the new argv: a string already in the tracee, or one to copy there. */

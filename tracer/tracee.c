@@ -277,6 +277,8 @@ const char *tracee_exe(struct tracee *t)
 {
   struct tracer_proc *p = tracer_proc_of(t, NULL);
   if (p == NULL) return NULL;
+  if (t->st->tr != NULL && pidmap_get(&t->st->tr->exes, p->tgid) != NULL)
+    return pidmap_get(&t->st->tr->exes, p->tgid); /* the program, not the view's loader */
   if (p->exe == NULL) {
     char link[64], exe[PATH_MAX];
     snprintf(link, sizeof(link), "/proc/%d/exe", p->tgid);

@@ -50,6 +50,9 @@ test_nons_chown_recorded_under_guest_path() {
   run_guise db --rootfs "$rootfs" ls
   assert_status 0
   assert_match '123:456 .*uid,gid +/x$' "$OUT" "the database row under the guest path"
+  run_guise db --rootfs "$rootfs" why /x
+  assert_status 0
+  assert_match ' /bin/busybox +fchownat: owner 0:0 -> 123:456' "$OUT" "the guest's program named"
 }
 
 test_nons_cwd_and_renames() {
@@ -105,13 +108,19 @@ test_nons_shebang_chain() {
   refuse_userns
   rootfs=$(fixture_rootfs busybox)
   mkdir -p "$rootfs/s"
-  printf '#!/bin/sh\necho "inner $0 $*"\n' >"$rootfs/s/c"
-  printf '#!/s/c from-b\n' >"$rootfs/s/b"
+  printf '#!/bin/sh\necho "inner $0 $*"\n' >"$rootfs/s/e"
+  printf '#!/s/e from-d\n' >"$rootfs/s/d"
+  printf '#!/s/d\n' >"$rootfs/s/c"
+  printf '#!/s/c\n' >"$rootfs/s/b"
   printf '#!/s/b\n' >"$rootfs/s/a"
-  chmod +x "$rootfs/s/a" "$rootfs/s/b" "$rootfs/s/c"
+  printf '#!/s/a\n' >"$rootfs/s/too-deep"
+  chmod +x "$rootfs"/s/*
   run_guise run --rootfs "$rootfs" -- /s/a arg
   assert_status 0
-  assert_eq "inner /s/c from-b /s/b /s/a arg" "$OUT" "interpreters found in the rootfs"
+  assert_eq "inner /s/e from-d /s/d /s/c /s/b /s/a arg" "$OUT" "5 interpreters found in the rootfs"
+  run_guise run --rootfs "$rootfs" -- /s/too-deep
+  assert_status 126
+  assert_contains "$ERR" "Too many levels of symbolic links" "ELOOP past 5, as the kernel"
 }
 
 # The faking itself under translation: credentials, threads (glibc's set*id broadcast), files.
