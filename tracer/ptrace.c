@@ -435,6 +435,15 @@ static void on_exec(struct ptrace_state *ps, pid_t tid)
   tracer_proc_invalidate(&ps->st, &t, SYSCALL_EXECVE, none);
 }
 
+/* A traced process forked (or made a thread): the child runs the parent's program. */
+static void on_fork(struct ptrace_state *ps, pid_t tid)
+{
+  unsigned long child = 0;
+  if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &child) < 0 || child == 0) return;
+  struct tracee t = {.tid = tid, .st = &ps->st};
+  translate_fork(ps->st.tr, tracee_tgid(&t), (pid_t)child);
+}
+
 static void on_tracee_exit(struct ptrace_state *ps, pid_t tid)
 {
   restore_widened(ps, tid);
@@ -512,6 +521,9 @@ int tracer_ptrace_serve(const struct tracer_hello *hello, pid_t first_child,
         resume(tid, PTRACE_CONT, 0);
     } else if (event != 0) {
       if (event == PTRACE_EVENT_EXEC) on_exec(&ps, tid);
+      if (ps.st.tr != NULL &&
+          (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK || event == PTRACE_EVENT_CLONE))
+        on_fork(&ps, tid);
       resume(tid, PTRACE_CONT, 0);
     } else {
       resume(tid, PTRACE_CONT, sig); /* signal-delivery-stop: deliver it */

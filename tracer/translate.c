@@ -449,6 +449,17 @@ void translate_exec_done(struct translator *tr, pid_t tid, pid_t tgid)
   if (exe != NULL && pidmap_put(&tr->exes, tgid, exe) < 0) free(exe);
 }
 
+void translate_fork(struct translator *tr, pid_t tgid, pid_t child)
+{
+  /* Keyed by the child's id whether it is a process or a thread: a thread's entry is never
+   * looked up (lookups are by thread group) and goes when the thread does.  The child may
+   * have run (and exec'd) before its parent's fork event is seen: its own entry wins. */
+  const char *exe = pidmap_get(&tr->exes, tgid);
+  if (exe == NULL || pidmap_get(&tr->exes, child) != NULL) return;
+  char *copy = strdup(exe);
+  if (copy != NULL && pidmap_put(&tr->exes, child, copy) < 0) free(copy);
+}
+
 void translate_forget(struct translator *tr, pid_t tid)
 {
   free(pidmap_remove(&tr->pending, tid));

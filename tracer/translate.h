@@ -31,6 +31,8 @@ enum translate_result translate_enter(struct translator *tr, struct tracee *t, e
 
 /* The process made by an execve of tid has started (tid: the thread that exec'd). */
 void translate_exec_done(struct translator *tr, pid_t tid, pid_t tgid);
+/* A new process or thread child of tgid's: it runs the same program. */
+void translate_fork(struct translator *tr, pid_t tgid, pid_t child);
 /* Thread tid is gone (with the group when tid is its leader). */
 void translate_forget(struct translator *tr, pid_t tid);
 void translate_free(struct translator *tr);

@@ -52,7 +52,7 @@ test_nons_chown_recorded_under_guest_path() {
   assert_match '123:456 .*uid,gid +/x$' "$OUT" "the database row under the guest path"
   run_guise db --rootfs "$rootfs" why /x
   assert_status 0
-  assert_match ' /bin/busybox +fchownat: owner 0:0 -> 123:456' "$OUT" "the guest's program named"
+  assert_match ' /bin/busybox +chown: owner 0:0 -> 123:456' "$OUT" "the guest's program named"
 }
 
 test_nons_cwd_and_renames() {
