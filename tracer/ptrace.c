@@ -251,6 +251,7 @@ struct ptrace_state {
 
 static void restore_saved(struct ptrace_state *ps, pid_t tid, bool apply)
 {
+  if (ps->st.tr != NULL) translate_call_done(ps->st.tr, tid);
   struct saved_call *sc = pidmap_remove(&ps->saved, tid);
   if (sc == NULL) return;
   struct user_regs_struct r;

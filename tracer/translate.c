@@ -274,8 +274,22 @@ static int socket_arg(struct call *c, bool follow)
   _cleanup_error_ guise_error *err = NULL;
   if (translate_walk(c->t, AT_FDCWD, path, follow, guest, host, &err) < 0) return -err->errnum;
   size_t hl = strlen(host);
-  /* Longer host paths need a short binding of their own (not done yet). */
-  if (hl >= sizeof(sun.sun_path)) return -ENAMETOOLONG;
+  if (hl >= sizeof(sun.sun_path)) {
+    /* Too long for sun_path once translated: name the directory through a descriptor the
+     * supervisor holds until the call is done, "/proc/SUPERVISOR/fd/N/NAME" (no pid namespace
+     * here, and reading another process's fd links needs no ptrace attach right). */
+    char *slash = strrchr(host, '/');
+    *slash = '\0';
+    int dfd = open(slash == host ? "/" : host, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return -errno;
+    int n = snprintf(host, sizeof(host), "/proc/%d/fd/%d/%s", (int)getpid(), dfd, slash + 1);
+    if (n < 0 || (size_t)n >= sizeof(sun.sun_path) ||
+        pidmap_put(&c->tr->held, c->t->tid, (void *)(intptr_t)(dfd + 1)) < 0) {
+      close(dfd);
+      return -ENAMETOOLONG;
+    }
+    hl = (size_t)n;
+  }
   memcpy(sun.sun_path, host, hl + 1);
   uint64_t at = scratch_put(&c->s, &sun, off + hl + 1);
   if (at == 0) return -EFAULT;
@@ -460,8 +474,15 @@ void translate_fork(struct translator *tr, pid_t tgid, pid_t child)
   if (copy != NULL && pidmap_put(&tr->exes, child, copy) < 0) free(copy);
 }
 
+void translate_call_done(struct translator *tr, pid_t tid)
+{
+  void *held = pidmap_remove(&tr->held, tid);
+  if (held != NULL) close((int)(intptr_t)held - 1);
+}
+
 void translate_forget(struct translator *tr, pid_t tid)
 {
+  translate_call_done(tr, tid);
   free(pidmap_remove(&tr->pending, tid));
   free(pidmap_remove(&tr->exes, tid)); /* keys are leaders: tid is then the group's */
 }
@@ -474,6 +495,9 @@ void translate_free(struct translator *tr)
     free(v);
   for (size_t i = 0; pidmap_next(&tr->pending, &i, &k, &v);)
     free(v);
+  for (size_t i = 0; pidmap_next(&tr->held, &i, &k, &v);)
+    translate_call_done(tr, k);
   pidmap_free(&tr->exes);
   pidmap_free(&tr->pending);
+  pidmap_free(&tr->held);
 }

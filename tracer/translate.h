@@ -14,6 +14,7 @@ struct translator {
   const struct tracer_view *view;
   struct pidmap exes;    /* tgid -> char *: guest path of its program (run through a loader) */
   struct pidmap pending; /* tid -> char *: the same, for an execve not yet done */
+  struct pidmap held;    /* tid -> descriptor + 1 the call's translated path goes through */
 };
 
 /* What translate_enter decided. */
@@ -29,6 +30,8 @@ enum translate_result {
 enum translate_result translate_enter(struct translator *tr, struct tracee *t, enum syscall_id id,
                                       long *nr, uint64_t args[6], uint64_t sp, int64_t *value);
 
+/* The call of tid translated at its last seccomp stop is over (its syscall-exit stop). */
+void translate_call_done(struct translator *tr, pid_t tid);
 /* The process made by an execve of tid has started (tid: the thread that exec'd). */
 void translate_exec_done(struct translator *tr, pid_t tid, pid_t tgid);
 /* A new process or thread child of tgid's: it runs the same program. */

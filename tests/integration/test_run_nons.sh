@@ -104,6 +104,26 @@ test_nons_bookworm_runs_its_own_libc() {
   assert_contains "$OUT" "$rootfs/usr/lib/x86_64-linux-gnu/libc.so.6" "the rootfs's libc is mapped"
 }
 
+# An AF_UNIX socket whose host path is longer than sun_path's 108 bytes (the rootfs lies deep).
+test_nons_long_unix_socket_path() {
+  refuse_userns
+  rootfs=$(fixture_rootfs bookworm)
+  dir=/tmp/$(printf 'd%.0s' $(seq 60))
+  mkdir -p "$rootfs$dir"
+  [ ${#rootfs} -gt 30 ] || skip "the rootfs path is too short to test this"
+  run_guise run --rootfs "$rootfs" -- perl -e '
+    use IO::Socket::UNIX; my $p = shift;
+    my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM, Local => $p, Listen => 1) or die "bind: $!";
+    if (fork == 0) {
+      my $c = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $p) or die "connect: $!";
+      print $c "hello\n"; exit 0;
+    }
+    my $a = $s->accept; print scalar <$a>; wait;' "$dir/sock"
+  assert_status 0
+  assert_eq hello "$OUT" "a message over the socket"
+  [ -S "$rootfs$dir/sock" ] || fail "the socket is not in the rootfs"
+}
+
 test_nons_shebang_chain() {
   refuse_userns
   rootfs=$(fixture_rootfs busybox)
