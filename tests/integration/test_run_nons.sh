@@ -5,11 +5,11 @@
 # machine-wide sysctl is never touched: guise inside finds it cannot make one and falls back.
 . "$(dirname "$0")/lib.sh"
 
-# Make run_guise run guise under nouserns.
+# Make run_guise run guise under nouserns (--seccomp: Docker's way, see the helper).
 refuse_userns() {
   local nouserns real=$GUISE
   nouserns=$(helper nouserns)
-  printf '#!/bin/sh\nexec %q %q "$@"\n' "$nouserns" "$real" >"$TEST_TMP/guise-nouserns"
+  printf '#!/bin/sh\nexec %q %s %q "$@"\n' "$nouserns" "${1:-}" "$real" >"$TEST_TMP/guise-nouserns"
   chmod +x "$TEST_TMP/guise-nouserns"
   GUISE=$TEST_TMP/guise-nouserns
 }
@@ -158,6 +158,21 @@ test_nons_fakeprobe() {
   assert_status 0
   assert_line "$OUT" "sda block 0:0 0640 8:0"
   assert_line "$OUT" "mode0 file 100:65534 0000 0:0"
+}
+
+# Under a Docker-like seccomp profile instead: clone/unshare with CLONE_NEWUSER and
+# process_vm_readv/writev refused (the tracer reads and writes through /proc/PID/mem).
+test_nons_docker_like_seccomp() {
+  refuse_userns --seccomp
+  rootfs=$(fixture_rootfs busybox)
+  cp "$(helper fakeprobe)" "$rootfs/fakeprobe"
+  run_in "$rootfs" 'cd /tmp && pwd; readlink /proc/self/exe; mkdir /probe && /fakeprobe files /probe'
+  assert_status 0
+  assert_contains "$ERR" "cannot create a user namespace (Operation not permitted)" "the fallback"
+  assert_line "$OUT" "/tmp"
+  assert_line "$OUT" "/bin/busybox"
+  assert_line "$OUT" "sda block 0:0 0640 8:0"
+  assert_line "$OUT" "f file 12:34 0644 0:0"
 }
 
 # Asked for where namespaces would work: no fallback notice, translation all the same.
