@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -84,6 +85,7 @@ bool tracer_view_traps(enum syscall_id id)
   case SYSCALL_EXECVEAT:
   case SYSCALL_CHROOT:
   case SYSCALL_PIVOT_ROOT:
+  case SYSCALL_PRCTL: /* PR_SET_DUMPABLE */
   case SYSCALL_ACCESS:
   case SYSCALL_FACCESSAT:
   case SYSCALL_FACCESSAT2:
@@ -430,6 +432,15 @@ enum translate_result translate_enter(struct translator *tr, struct tracee *t, e
   case SYSCALL_BIND:
   case SYSCALL_CONNECT:
     r = socket_arg(&c, id == SYSCALL_CONNECT);
+    break;
+  case SYSCALL_PRCTL:
+    /* A non-dumpable process is out of the supervisor's reach (/proc/PID/mem, process_vm_*
+     * and even PTRACE_PEEKDATA want CAP_SYS_PTRACE over it, which no user namespace gives
+     * here): sudo's PR_SET_DUMPABLE 0 succeeds without effect, as under PRoot. */
+    if (args[0] == PR_SET_DUMPABLE && args[1] == 0) {
+      *value = 0;
+      return TRANSLATE_RETURN;
+    }
     break;
   case SYSCALL_GETCWD:
     *value = emulate_getcwd(&c);

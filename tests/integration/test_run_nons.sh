@@ -251,6 +251,11 @@ test_nons_apt_install_matches_root() {
   GUISE_TEST_TIMEOUT=900 run_in "$rootfs" "apt-get update -q && apt-get install -y -q $APT_PACKAGES"
   assert_status 0
   assert_root_install "$rootfs"
+  # sudo makes itself non-dumpable, which would put it out of the tracer's reach.
+  run_in "$rootfs" 'sudo -u nobody id -u; ls -l /usr/bin/sudo'
+  assert_status 0
+  assert_line "$OUT" "65534"
+  assert_match '^-rwsr-xr-x 1 root root .* /usr/bin/sudo$' "$OUT" "sudo's owner and setuid bit"
 }
 
 run_tests
