@@ -14,13 +14,15 @@
 #include "cli/commands.h"
 #include "fakefs/db.h"
 #include "fakefs/policy.h"
+#include "runtime/isolation_none.h"
 #include "tracer/tracer.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 
 static void fake_usage(FILE *out)
 {
-  fputs("Usage: guise fake [--db FILE] [--rootfs DIR] [--backend auto|seccomp|ptrace] [--]\n"
-        "                  COMMAND [ARG...]\n"
+  fputs("Usage: guise fake [--db FILE] [--rootfs DIR [--isolation=none]]\n"
+        "                  [--backend auto|seccomp|ptrace] [--] COMMAND [ARG...]\n"
         "\n"
         "Run COMMAND on the host believing it is root: set*id/get*id, groups and capabilities\n"
         "are faked per process and, with --db, ownership, modes, device nodes and privileged\n"
@@ -32,6 +34,10 @@ static void fake_usage(FILE *out)
         "              database is DIR's own (DIR.fakefs.db, as guise run and guise db find it,\n"
         "              unless --db says otherwise) and its paths are recorded as seen from\n"
         "              inside DIR; rows for other filesystems are volatile, as in guise run\n"
+        "  --isolation=none\n"
+        "              with --rootfs: run COMMAND inside DIR, shown as / by path translation\n"
+        "              (ptrace), with the host's /proc, /dev and /sys; nothing else is\n"
+        "              isolated (see guise run --isolation)\n"
         "  --backend B how calls are intercepted: seccomp (user notification), ptrace (where\n"
         "              no seccomp listener can be had, e.g. inside another sandbox that holds\n"
         "              one; slower) or auto (seccomp, else ptrace with a notice; default)\n"
@@ -45,6 +51,7 @@ static const struct option fake_options[] = {
     {"db", required_argument, NULL, 'd'},
     {"rootfs", required_argument, NULL, 'r'},
     {"backend", required_argument, NULL, 'b'},
+    {"isolation", required_argument, NULL, 'i'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -58,10 +65,35 @@ static int exit_code(int wstatus)
   return 125;
 }
 
+/* --isolation=none: COMMAND runs in the rootfs as a container would without namespaces. */
+static int fake_in_rootfs(const char *rootfs, const char *db, char **cmd)
+{
+  extern char **environ;
+  _cleanup_error_ guise_error *err = NULL;
+  struct container_spec spec = {
+      .rootfs = strdup(rootfs),
+      .argv = strv_copy(cmd),
+      .env = strv_copy(environ),
+      .fake_db = strdup(db),
+      .stdin_open = true,
+      .umask = umask(022), /* the caller's, put back below */
+  };
+  umask(spec.umask);
+  isolation_none_default_mounts(&spec);
+  int status = 125;
+  if (isolation_none_run(&spec, &status, &err) < 0) {
+    guise_error_print(err);
+    status = 125;
+  }
+  spec_free(&spec);
+  return status;
+}
+
 int cmd_fake(int argc, char **argv)
 {
   const char *db = NULL, *rootfs_arg = NULL;
   enum tracer_backend backend = TRACER_BACKEND_AUTO;
+  bool in_rootfs = false;
   _cleanup_error_ guise_error *err = NULL;
   int c;
   optind = 1;
@@ -78,6 +110,13 @@ int cmd_fake(int argc, char **argv)
         guise_error_print(err);
         return 125;
       }
+      break;
+    case 'i':
+      if (strcmp(optarg, "none") != 0) {
+        fprintf(stderr, "guise: fake: --isolation %s: only none is known here\n", optarg);
+        return 125;
+      }
+      in_rootfs = true;
       break;
     case 'h':
       fake_usage(stdout);
@@ -100,6 +139,13 @@ int cmd_fake(int argc, char **argv)
       return 125;
     }
     if (db == NULL) db = rootfs_db;
+  }
+  if (in_rootfs) {
+    if (rootfs == NULL) {
+      fprintf(stderr, "guise: fake: --isolation=none needs --rootfs DIR\n");
+      return 125;
+    }
+    return fake_in_rootfs(rootfs, db, cmd);
   }
   _cleanup_fakefs_policy_ struct fakefs_policy *fp = NULL;
   if (fakefs_policy_new(db, rootfs, &fp, &err) < 0) {

@@ -11,6 +11,7 @@
 #include "cli/run.h"
 #include "fakefs/db.h"
 #include "runtime/container.h"
+#include "runtime/isolation_none.h"
 #include "runtime/oci_config.h"
 #include "runtime/spec.h"
 #include "util/cleanup.h"
@@ -54,6 +55,11 @@ static void run_usage(FILE *out)
         "      --no-fake           do not fake root (chown, mknod, set*id... fail as they would)\n"
         "      --fake-db FILE      faked-state database (default: ROOTFS.fakefs.db next to the\n"
         "                          rootfs)\n"
+        "      --isolation auto|namespaces|none  namespaces (user, mount, pid, ...), or none\n"
+        "                          where no user namespace can be made: the rootfs is shown\n"
+        "                          as / by path translation (ptrace; pid, network, ipc and\n"
+        "                          hostname stay the host's, not a security boundary); auto\n"
+        "                          (default): namespaces, else none with a notice\n"
         "      --fake-backend auto|seccomp|ptrace  how calls are intercepted: seccomp user\n"
         "                          notification, ptrace (where no seccomp listener can be had,\n"
         "                          e.g. inside another sandbox holding one; slower), or auto\n"
@@ -90,6 +96,7 @@ enum {
   OPT_PULL,
   OPT_ROOT,
   OPT_TLS_VERIFY,
+  OPT_ISOLATION,
 };
 
 static const struct option run_options[] = {
@@ -121,6 +128,7 @@ static const struct option run_options[] = {
     {"pull", optional_argument, NULL, OPT_PULL},
     {"root", required_argument, NULL, OPT_ROOT},
     {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
+    {"isolation", required_argument, NULL, OPT_ISOLATION},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -290,6 +298,10 @@ int run_parse_args(int argc, char **argv, struct container_spec *spec, struct ru
       if (tracer_backend_parse(optarg, &req->fake_backend, err) < 0)
         return -1;
       break;
+    case OPT_ISOLATION:
+      if (isolation_parse(optarg, &req->isolation, err) < 0) return -1;
+      req->isolation_given = true;
+      break;
     case OPT_ROOTFS:
       req->rootfs = optarg;
       break;
@@ -409,6 +421,8 @@ int run_apply_request(struct container_spec *spec, struct run_request *req, guis
   }
   if (req->net >= 0)
     spec->net = (enum net_mode)req->net;
+  if (req->isolation_given)
+    spec->isolation = req->isolation;
   if (req->workdir != NULL) {
     free(spec->cwd);
     spec->cwd = strdup(req->workdir);

@@ -20,6 +20,8 @@ struct run_request {
   const char *user;
   const char *fake_db;
   enum tracer_backend fake_backend;
+  enum isolation_mode isolation;
+  bool isolation_given;
   char **env;
   char **volumes;
   char **tmpfs;

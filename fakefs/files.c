@@ -887,13 +887,60 @@ static void h_mknodat(void *ctx, const struct syscall_event *ev, struct syscall_
   do_mknod(ctx, ev, r, (int)ev->args[0], ev->args[1], (uint16_t)ev->args[2], (uint32_t)ev->args[3]);
 }
 
+/* open without O_CREAT, by a faked root, of a file the caller owns on disk whose mode refuses
+ * the owner what is asked (dpkg reopens every unpacked file for writing to sync it, 0440 ones
+ * included): root's DAC override, which a user namespace gives and running without one does
+ * not.  The supervisor opens the file with the owner bits added for the moment and hands the
+ * descriptor over.  Only reached where every open is intercepted (a tracer view): the filter
+ * of the other modes traps opens with O_CREAT only. */
+static void dac_override_open(struct fakefs_files *f, const struct syscall_event *ev,
+                              struct syscall_reply *r, int dirfd, uint64_t path_addr,
+                              uint64_t flags)
+{
+  uint32_t fsuid, fsgid;
+  caller_fsids(f, ev->tracee, &fsuid, &fsgid);
+  if (fsuid != 0 || (flags & O_PATH) || path_addr == 0) return;
+  char path[PATH_MAX];
+  _cleanup_error_ guise_error *err = NULL;
+  if (tracee_read_string(ev->tracee, path_addr, path, sizeof(path), &err) < 0 || path[0] == '\0')
+    return; /* the tracee's own call reports it */
+  if (!tracee_call_valid(ev->tracee)) return;
+  int rflags = (flags & O_NOFOLLOW) ? TRACEE_RESOLVE_NOFOLLOW : 0;
+  _cleanup_close_ int pfd = tracee_resolve(ev->tracee, dirfd, path, rflags, &err);
+  struct stat st;
+  if (pfd < 0 || fstat(pfd, &st) < 0 || st.st_uid != f->host_uid) return;
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return;
+  mode_t need = 0;
+  if ((flags & O_ACCMODE) != O_WRONLY) need |= S_IRUSR;
+  if ((flags & O_ACCMODE) != O_RDONLY) need |= S_IWUSR;
+  if ((st.st_mode & need) == need) return; /* the common case: the kernel's own check passes */
+  char link[32];
+  fd_path(pfd, link);
+  if (chmod(link, (st.st_mode & 07777) | need) < 0) return;
+  int fd = open(link, (int)(flags & ~(uint64_t)(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC);
+  int saved = errno;
+  (void)chmod(link, st.st_mode & 07777); /* ours: cannot fail but for a vanished file */
+  if (fd < 0) {
+    reply_error(r, saved);
+    return;
+  }
+  r->action = SYSCALL_RETURN_FD;
+  r->value = fd; /* the backend installs and closes it */
+  r->error = 0;
+  r->fd_cloexec = flags & O_CLOEXEC;
+}
+
 /* open/openat/openat2/creat with O_CREAT: create the file ourselves (O_EXCL tells whether it is
  * new), record its owner, and hand the descriptor to the tracee (SYSCALL_RETURN_FD).  An
  * existing file is left to the tracee's own call (CONTINUE). */
 static void do_open(struct fakefs_files *f, const struct syscall_event *ev, struct syscall_reply *r,
                     int dirfd, uint64_t path_addr, uint64_t flags, uint32_t mode)
 {
-  if (!(flags & O_CREAT) || (flags & O_PATH) || (flags & __O_TMPFILE) == __O_TMPFILE)
+  if (!(flags & O_CREAT) && (flags & __O_TMPFILE) != __O_TMPFILE) {
+    dac_override_open(f, ev, r, dirfd, path_addr, flags);
+    return;
+  }
+  if ((flags & O_PATH) || (flags & __O_TMPFILE) == __O_TMPFILE)
     return; /* no creation (O_TMPFILE files have no name; their owner is not recorded) */
   if (!creation_needs_us(f, ev->tracee)) return;
   char path[PATH_MAX];

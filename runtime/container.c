@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "runtime/fake_supervisor.h"
+#include "runtime/isolation_none.h"
 #include "runtime/net.h"
 #include "runtime/process.h"
 #include "runtime/pty.h"
@@ -96,14 +97,9 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
     guise_fail_errno(&err, "set hostname %s", spec->hostname);
     goto fail;
   }
-  if (!spec->stdin_open && !spec->terminal) {
-    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null < 0 || dup2(null, 0) < 0) {
-      guise_fail_errno(&err, "redirect stdin from /dev/null");
-      goto fail;
-    }
-    close(null);
-  } else if (a->stdin_fd >= 0 && dup2(a->stdin_fd, STDIN_FILENO) < 0) {
+  if (process_detach_stdin(spec, &err) < 0)
+    goto fail;
+  if (a->stdin_fd >= 0 && dup2(a->stdin_fd, STDIN_FILENO) < 0) {
     guise_fail_errno(&err, "attach the container's stdin");
     goto fail;
   }
@@ -285,6 +281,10 @@ static int supervise(const struct container_spec *spec, pid_t child, int sigfd, 
 
 int container_run(const struct container_spec *spec, int *exit_status, guise_error **err)
 {
+  if (spec->isolation == ISOLATION_NONE) {
+    isolation_none_notice(NULL);
+    return isolation_none_run(spec, exit_status, err);
+  }
   struct stat st;
   if (stat(spec->rootfs, &st) < 0)
     return guise_fail_errno(err, "rootfs %s", spec->rootfs);
@@ -360,6 +360,15 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
     fake_supervisor_reap(&faker, true, NULL);
     fake_supervisor_release_listener(&faker);
     sigprocmask(SIG_SETMASK, &args.parent_mask, NULL);
+    if (spec->isolation == ISOLATION_AUTO && isolation_none_fallback((*err)->errnum)) {
+      /* Found out by trying: no user namespace here.  The tracer shows the rootfs instead. */
+      _cleanup_free_ char *why = NULL;
+      if (asprintf(&why, "cannot create a user namespace (%s)", strerror((*err)->errnum)) < 0)
+        why = NULL;
+      isolation_none_notice(why);
+      guise_error_release(err);
+      return isolation_none_run(spec, exit_status, err);
+    }
     return -1;
   }
   if (args.sync_fd >= 0)

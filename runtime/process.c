@@ -79,7 +79,7 @@ static int apply_capabilities(const struct container_spec *spec, cap_t caps, gui
   return 0;
 }
 
-int process_apply_privileges(const struct container_spec *spec, cap_t caps, guise_error **err)
+int process_apply_rlimits(const struct container_spec *spec, guise_error **err)
 {
   for (size_t i = 0; i < spec->n_rlimits; i++) {
     struct rlimit rl = {.rlim_cur = spec->rlimits[i].soft, .rlim_max = spec->rlimits[i].hard};
@@ -87,6 +87,13 @@ int process_apply_privileges(const struct container_spec *spec, cap_t caps, guis
       return guise_fail_errno(err, "set resource limit %d to %llu:%llu", spec->rlimits[i].resource,
                               (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
   }
+  return 0;
+}
+
+int process_apply_privileges(const struct container_spec *spec, cap_t caps, guise_error **err)
+{
+  if (process_apply_rlimits(spec, err) < 0)
+    return -1;
   /* Keep capabilities across the uid change; the final sets are applied below. */
   if (spec->uid != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
     return guise_fail_errno(err, "keep capabilities across setuid");
@@ -231,4 +238,18 @@ int process_init_loop(pid_t child)
         return process_exit_status(wstatus);
     }
   }
+}
+
+int process_detach_stdin(const struct container_spec *spec, guise_error **err)
+{
+  if (spec->stdin_open || spec->terminal)
+    return 0;
+  int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null < 0 || dup2(null, 0) < 0) {
+    if (null >= 0)
+      close(null);
+    return guise_fail_errno(err, "redirect stdin from /dev/null");
+  }
+  close(null);
+  return 0;
 }

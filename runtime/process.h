@@ -35,6 +35,12 @@ int process_close_fds(int keep, guise_error **err);
  * child's exit status (128+N if killed by signal N) once it exits. */
 int process_init_loop(pid_t child);
 
+/* The spec's resource limits (part of process_apply_privileges). */
+int process_apply_rlimits(const struct container_spec *spec, guise_error **err);
+
+/* Unless spec keeps stdin attached (-i, -t): stdin from /dev/null, as docker does. */
+int process_detach_stdin(const struct container_spec *spec, guise_error **err);
+
 /* Turn a wait status into a shell-style exit status. */
 int process_exit_status(int wait_status);
 

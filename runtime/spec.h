@@ -35,6 +35,15 @@ struct rlimit_spec {
   rlim_t hard;
 };
 
+/* How the container is isolated: namespaces (user, mount, pid, ...), or none at all where no
+ * user namespace can be made — the rootfs is then shown as / by the tracer's path translation
+ * (runtime/isolation_none.h).  AUTO: namespaces, else none with a notice. */
+enum isolation_mode {
+  ISOLATION_AUTO,
+  ISOLATION_NAMESPACES,
+  ISOLATION_NONE,
+};
+
 enum net_mode {
   NET_HOST, /* share the caller's network namespace (rootless runc's default) */
   NET_NONE, /* own namespace with only loopback, brought up */
@@ -84,6 +93,8 @@ struct container_spec {
   /* syscall faking (fakefs/tracer); off when fake_db is NULL */
   char *fake_db;
   enum tracer_backend fake_backend; /* default AUTO: seccomp, else ptrace */
+
+  enum isolation_mode isolation;
 };
 
 /* The capabilities Docker grants by default. */

@@ -152,6 +152,11 @@ int tracer_serve(int sock, int keeper, pid_t first_child, const struct tracer_po
   if (tracer_hello_recv(sock, &hello, err) < 0) return -1;
   if (hello.backend == TRACER_BACKEND_PTRACE)
     return tracer_ptrace_serve(&hello, first_child, policy, wstatus, err);
+  if (policy->view != NULL) { /* user notification cannot rewrite a call's arguments */
+    close(hello.fd);
+    return guise_fail(err, EINVAL, "serving a view failed: the traced process chose seccomp, "
+                                   "and only the ptrace backend translates paths");
+  }
   _cleanup_error_ guise_error *unsent = NULL;
   if (keeper >= 0 && tracer_hello_send(keeper, TRACER_BACKEND_SECCOMP, hello.fd, &unsent) < 0) {
     close(hello.fd); /* the filtered processes get ENOSYS: their keeper must stop them */

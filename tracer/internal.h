@@ -32,6 +32,7 @@ struct tracer_state {
   bool vm_write_refused; /* process_vm_writev refused here (EPERM): /proc/PID/mem instead */
   bool defer_timer_made, defer_armed; /* see tracer_deferred_* */
   timer_t defer_timer;
+  struct translator *tr; /* the policy has a view: path translation (tracer/translate.c) */
 };
 
 struct tracee {
@@ -61,6 +62,9 @@ pid_t tracer_status_ns_pid(const char *status);
 /* Calls the tracer itself must see to keep those caches right (execve, chroot, ...), whether
  * or not the policy handles them. */
 bool tracer_needs_call(enum syscall_id id);
+
+/* Calls the filter traps when the policy has a view: the path-taking ones (tracer/translate.c). */
+bool tracer_view_traps(enum syscall_id id);
 
 /* What every backend does with an intercepted call: look it up, keep the caches right and run
  * the policy's handler, if any, on *reply (zeroed first: CONTINUE).  Returns the call's id, or

@@ -77,6 +77,7 @@
 #include <unistd.h>
 
 #include "tracer/internal.h"
+#include "tracer/translate.h"
 #include "util/cleanup.h"
 
 #ifndef PTRACE_EVENT_STOP
@@ -157,6 +158,10 @@ static int regs_nr(const struct user_regs_struct *r)
 {
   return (int)r->orig_rax;
 }
+static uint64_t regs_sp(const struct user_regs_struct *r)
+{
+  return r->rsp;
+}
 static uint64_t *regs_arg(struct user_regs_struct *r, int i)
 {
   switch (i) {
@@ -178,6 +183,10 @@ static uint64_t *regs_arg(struct user_regs_struct *r, int i)
 static int regs_nr(const struct user_regs_struct *r)
 {
   return (int)r->regs[8];
+}
+static uint64_t regs_sp(const struct user_regs_struct *r)
+{
+  return r->sp;
 }
 static uint64_t *regs_arg(struct user_regs_struct *r, int i)
 {
@@ -227,10 +236,32 @@ struct widened {
   mode_t mode;
 };
 
+/* A call whose arguments path translation rewrote: put back at its syscall-exit stop. */
+struct saved_call {
+  long nr;
+  uint64_t args[6];
+};
+
 struct ptrace_state {
   struct tracer_state st;
   struct pidmap widened; /* tid -> struct widened * */
+  struct translator tr;  /* with a view only (st.tr) */
+  struct pidmap saved;   /* tid -> struct saved_call * */
 };
+
+static void restore_saved(struct ptrace_state *ps, pid_t tid, bool apply)
+{
+  if (ps->st.tr != NULL) translate_call_done(ps->st.tr, tid);
+  struct saved_call *sc = pidmap_remove(&ps->saved, tid);
+  if (sc == NULL) return;
+  struct user_regs_struct r;
+  if (apply && get_regs(tid, &r) == 0) {
+    for (int i = 0; i < 6; i++)
+      *regs_arg(&r, i) = sc->args[i];
+    (void)set_regs(tid, &r, sc->nr); /* the return value stays; a restart reruns the original */
+  }
+  free(sc);
+}
 
 static void restore_widened(struct ptrace_state *ps, pid_t tid)
 {
@@ -318,10 +349,12 @@ static void return_fd(struct ptrace_state *ps, struct tracee *t, struct user_reg
   if (w == NULL) close(fd);
   if (set_regs(t->tid, r, nr) < 0) {
     restore_widened(ps, t->tid);
+    restore_saved(ps, t->tid, false);
     resume(t->tid, PTRACE_CONT, 0); /* gone: its exit follows */
     return;
   }
-  resume(t->tid, w != NULL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
+  bool exit_stop = w != NULL || pidmap_get(&ps->saved, t->tid) != NULL;
+  resume(t->tid, exit_stop ? PTRACE_SYSCALL : PTRACE_CONT, 0);
 }
 
 static void on_seccomp_stop(struct ptrace_state *ps, pid_t tid)
@@ -337,6 +370,36 @@ static void on_seccomp_stop(struct ptrace_state *ps, pid_t tid)
     args[i] = *regs_arg(&r, i);
   struct syscall_reply reply;
   int id = tracer_dispatch(&ps->st, &t, syscall_native_arch(), regs_nr(&r), args, &reply);
+  bool rewritten = false;
+  long nr = regs_nr(&r);
+  if (ps->st.tr != NULL && id >= 0 && reply.action != SYSCALL_RETURN) {
+    /* The handler has seen the guest's paths; the kernel gets the host's. */
+    int64_t value = 0;
+    struct saved_call orig = {.nr = nr};
+    memcpy(orig.args, args, sizeof(orig.args));
+    switch (translate_enter(ps->st.tr, &t, id, &nr, args, regs_sp(&r), &value)) {
+    case TRANSLATE_RETURN:
+      if (reply.action == SYSCALL_RETURN_FD) close((int)reply.value);
+      skip_call(tid, &r, value);
+      return;
+    case TRANSLATE_REWRITE: {
+      struct saved_call *sc = malloc(sizeof(*sc));
+      if (sc == NULL || pidmap_put(&ps->saved, tid, sc) < 0) {
+        free(sc);
+        if (reply.action == SYSCALL_RETURN_FD) close((int)reply.value);
+        skip_call(tid, &r, -ENOMEM);
+        return;
+      }
+      *sc = orig;
+      for (int i = 0; i < 6; i++)
+        *regs_arg(&r, i) = args[i];
+      rewritten = true;
+      break;
+    }
+    default:
+      break;
+    }
+  }
   switch (reply.action) {
   case SYSCALL_RETURN_FD:
     if (reply.error == 0) {
@@ -349,7 +412,8 @@ static void on_seccomp_stop(struct ptrace_state *ps, pid_t tid)
     skip_call(tid, &r, reply.error != 0 ? -(int64_t)reply.error : reply.value);
     return;
   default:
-    resume(tid, PTRACE_CONT, 0);
+    if (rewritten && set_regs(tid, &r, nr) < 0) restore_saved(ps, tid, false);
+    resume(tid, rewritten ? PTRACE_SYSCALL : PTRACE_CONT, 0);
     return;
   }
 }
@@ -362,15 +426,30 @@ static void on_exec(struct ptrace_state *ps, pid_t tid)
   if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &former) == 0 && (pid_t)former != tid) {
     pidmap_remove(&ps->st.tids, (pid_t)former);
     restore_widened(ps, (pid_t)former);
+    restore_saved(ps, (pid_t)former, false);
   }
+  /* The registers are the new program's: nothing to put back at the exit stop. */
+  restore_saved(ps, tid, false);
+  if (ps->st.tr != NULL) translate_exec_done(ps->st.tr, former != 0 ? (pid_t)former : tid, tid);
   struct tracee t = {.tid = tid, .st = &ps->st};
   uint64_t none[6] = {0};
   tracer_proc_invalidate(&ps->st, &t, SYSCALL_EXECVE, none);
 }
 
+/* A traced process forked (or made a thread): the child runs the parent's program. */
+static void on_fork(struct ptrace_state *ps, pid_t tid)
+{
+  unsigned long child = 0;
+  if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &child) < 0 || child == 0) return;
+  struct tracee t = {.tid = tid, .st = &ps->st};
+  translate_fork(ps->st.tr, tracee_tgid(&t), (pid_t)child);
+}
+
 static void on_tracee_exit(struct ptrace_state *ps, pid_t tid)
 {
   restore_widened(ps, tid);
+  restore_saved(ps, tid, false);
+  if (ps->st.tr != NULL) translate_forget(ps->st.tr, tid);
   if (pidmap_get(&ps->st.procs, tid) != NULL)
     tracer_proc_exited(&ps->st, tid); /* a leader: reported once the whole group is gone */
   else
@@ -404,6 +483,10 @@ int tracer_ptrace_serve(const struct tracer_hello *hello, pid_t first_child,
 
   struct ptrace_state ps = {
       .st = {.listener = -1, .epfd = -1, .policy = policy, .page_size = sysconf(_SC_PAGESIZE)}};
+  if (policy->view != NULL) {
+    ps.tr.view = policy->view;
+    ps.st.tr = &ps.tr;
+  }
   int ret = -1;
   if (tracer_deferred_start(&ps.st, err) < 0) goto out;
   for (;;) {
@@ -428,6 +511,7 @@ int tracer_ptrace_serve(const struct tracer_hello *hello, pid_t first_child,
     int sig = WSTOPSIG(status), event = (status >> 16) & 0xff;
     if (sig == (SIGTRAP | 0x80)) {
       restore_widened(&ps, tid); /* the syscall-exit stop of a rewritten open */
+      restore_saved(&ps, tid, true);
       resume(tid, PTRACE_CONT, 0);
     } else if (event == PTRACE_EVENT_SECCOMP) {
       on_seccomp_stop(&ps, tid);
@@ -438,6 +522,9 @@ int tracer_ptrace_serve(const struct tracer_hello *hello, pid_t first_child,
         resume(tid, PTRACE_CONT, 0);
     } else if (event != 0) {
       if (event == PTRACE_EVENT_EXEC) on_exec(&ps, tid);
+      if (ps.st.tr != NULL &&
+          (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK || event == PTRACE_EVENT_CLONE))
+        on_fork(&ps, tid);
       resume(tid, PTRACE_CONT, 0);
     } else {
       resume(tid, PTRACE_CONT, sig); /* signal-delivery-stop: deliver it */
@@ -450,6 +537,10 @@ out:
   for (size_t i = 0; pidmap_next(&ps.widened, &i, &k, &v);)
     restore_widened(&ps, k);
   pidmap_free(&ps.widened);
+  for (size_t i = 0; pidmap_next(&ps.saved, &i, &k, &v);)
+    free(pidmap_remove(&ps.saved, k));
+  pidmap_free(&ps.saved);
+  translate_free(&ps.tr);
   tracer_state_destroy(&ps.st);
   return ret;
 }

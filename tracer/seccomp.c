@@ -91,7 +91,8 @@ bool tracer_needs_call(enum syscall_id id)
 
 static bool wanted(const struct tracer_policy *policy, enum syscall_id id)
 {
-  return policy->handlers[id] != NULL || tracer_needs_call(id);
+  return policy->handlers[id] != NULL || tracer_needs_call(id) ||
+         (policy->view != NULL && tracer_view_traps(id));
 }
 
 /* The argument conditions under which the filter intercepts id (either one suffices); 0: none,
@@ -300,8 +301,8 @@ static int build_filter(const struct tracer_policy *policy, struct sock_fprog *p
       continue;
     if (id == SYSCALL_IO_URING_SETUP)
       r = add_rules(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, id);
-    else if (wanted(policy, id))
-      r = add_rules(ctx, SCMP_ACT_NOTIFY, nr, id);
+    else if (wanted(policy, id)) /* a view needs every call, whatever its arguments */
+      r = add_rules(ctx, SCMP_ACT_NOTIFY, nr, policy->view != NULL ? SYSCALL_ID_COUNT : id);
   }
   if (r != 0) {
     seccomp_release(ctx);

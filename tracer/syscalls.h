@@ -40,7 +40,18 @@
   /* trapped by the tracer itself to keep its per-process caches right (the memory descriptor  \
    * on exec, the root directory on chroot and namespace changes); no policy handler needed */   \
   X(EXECVE, execve) X(EXECVEAT, execveat) X(CHROOT, chroot) X(PIVOT_ROOT, pivot_root)              \
-  X(SETNS, setns) X(UNSHARE, unshare)
+  X(SETNS, setns) X(UNSHARE, unshare)                                                             \
+  /* path-taking calls the tracer translates when it presents a view (tracer/translate.c)  \
+   * rather than a kernel root; or refuses there (ENOSYS) when it cannot translate them */      \
+  X(ACCESS, access) X(FACCESSAT, faccessat) X(FACCESSAT2, faccessat2) X(READLINK, readlink)        \
+  X(READLINKAT, readlinkat) X(GETCWD, getcwd) X(CHDIR, chdir) X(LINK, link) X(LINKAT, linkat)      \
+  X(UTIME, utime) X(UTIMES, utimes) X(FUTIMESAT, futimesat) X(UTIMENSAT, utimensat)                \
+  X(TRUNCATE, truncate) X(STATFS, statfs) X(INOTIFY_ADD_WATCH, inotify_add_watch)                  \
+  X(BIND, bind) X(CONNECT, connect) X(MOUNT, mount) X(UMOUNT2, umount2)                            \
+  X(NAME_TO_HANDLE_AT, name_to_handle_at) X(FANOTIFY_MARK, fanotify_mark) X(ACCT, acct)            \
+  X(SWAPON, swapon) X(SWAPOFF, swapoff) X(USELIB, uselib) X(QUOTACTL, quotactl)                    \
+  X(OPEN_TREE, open_tree) X(MOVE_MOUNT, move_mount) X(FSOPEN, fsopen) X(FSPICK, fspick)            \
+  X(MOUNT_SETATTR, mount_setattr)
 
 enum syscall_id {
 #define SYSCALL_ENUM(id, name) SYSCALL_##id,

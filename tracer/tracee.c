@@ -26,6 +26,7 @@
 
 #include "tracer/internal.h"
 #include "tracer/resolve.h"
+#include "tracer/translate.h"
 #include "util/cleanup.h"
 
 #ifndef SYS_pidfd_open
@@ -323,6 +324,8 @@ const char *tracee_exe(struct tracee *t)
 {
   struct tracer_proc *p = tracer_proc_of(t, NULL);
   if (p == NULL) return NULL;
+  if (t->st->tr != NULL && pidmap_get(&t->st->tr->exes, p->tgid) != NULL)
+    return pidmap_get(&t->st->tr->exes, p->tgid); /* the program, not the view's loader */
   if (p->exe == NULL) {
     char link[64], exe[PATH_MAX];
     snprintf(link, sizeof(link), "/proc/%d/exe", p->tgid);
@@ -603,6 +606,8 @@ int tracee_resolve(struct tracee *t, int dirfd, const char *path, int flags, gui
     if (own >= 0)
       return tracee_dup_fd(t, own, err);
   }
+  if (t->st->tr != NULL && path[0] != '\0') /* the root is a view, not the kernel's */
+    return translate_resolve(t, dirfd, path, flags, err);
   char buf[PATH_MAX + 64];
   path = rewrite_self(t, path, buf, sizeof(buf));
   int rootfd = root_of(t, err);
@@ -619,6 +624,7 @@ int tracee_resolve(struct tracee *t, int dirfd, const char *path, int flags, gui
 int tracee_resolve_parent(struct tracee *t, int dirfd, const char *path, char **name,
                           guise_error **err)
 {
+  if (t->st->tr != NULL) return translate_resolve_parent(t, dirfd, path, name, err);
   char buf[PATH_MAX + 64];
   path = rewrite_self(t, path, buf, sizeof(buf));
   int rootfd = root_of(t, err);

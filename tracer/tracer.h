@@ -68,8 +68,30 @@ struct tracer_policy {
   bool (*deferred_pending)(void *policy_ctx);
   void (*flush_deferred)(void *policy_ctx);
   unsigned defer_ms;
+  /* Optional: present this view of the file system to the tracees instead of their kernel root
+   * (see tracer_view below).  Needs the ptrace backend; the filter then also traps every
+   * path-taking call. */
+  const struct tracer_view *view;
 };
 #define TRACER_DEFER_MS 50
+
+/* --- a view: the file system the tracees see, made by path translation --- */
+
+/* Where no namespace can be made, the tracer itself presents a root directory: every
+ * path-taking call of a tracee is resolved against the view's bindings (guest path prefix ->
+ * host directory; the longest prefix wins, "/" is the root) — symlinks followed within the
+ * view, ".." stopping at its root — and rewritten to the host path before the kernel runs it
+ * (tracer/translate.c); results that carry paths (getcwd, readlink of /proc/PID/{exe,cwd,root})
+ * are translated back; programs run with the view's own dynamic loader (tracer/exec.c).
+ * tracee_resolve then resolves in the view, so handlers see guest paths.  Not a security
+ * boundary: the kernel walks the translated host path again after the tracer checked it. */
+struct tracer_view;
+/* A view whose root is the host directory rootfs. */
+int tracer_view_new(const char *rootfs, struct tracer_view **out, guise_error **err);
+/* Show the host path host (a directory or a file) at the absolute guest path guest. */
+int tracer_view_bind(struct tracer_view *v, const char *guest, const char *host,
+                     guise_error **err);
+void tracer_view_free(struct tracer_view *v);
 
 /* --- what a handler may do with the tracee (implemented by every backend) --- */
 

@@ -294,6 +294,17 @@ serve_apt_repo() {
   serve_dir "$APT_REPO"
 }
 
+# assert_root_install ROOTFS: the tree a container of ROOTFS sees (treelist) equals the apt
+# acceptance install done as real root, outside volatile paths.
+assert_root_install() {
+  run_guise run -v "$(helper treelist):/treelist:ro" --rootfs "$1" -- /treelist /
+  assert_status 0
+  printf '%s\n' "$OUT" >tree.txt
+  compare_tree tree.txt "$APT_REFERENCE"
+  note "$DIFFS differences from the root install"
+  assert_eq 0 "$DIFFS" "differences from the root install"
+}
+
 # start_registry [USER:PASS | --token USER:PASS]: a loopback registry (tests/setup/registry.sh,
 # whose functions are then defined; --token: token auth with its token server, whose requests
 # are logged to $TEST_TMP/reg/token.log), stopped when the test ends; sets PORT and REG
