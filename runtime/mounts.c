@@ -175,6 +175,37 @@ static int mount_fs_at(const struct mount_spec *m, int target_fd, guise_error **
   return 0;
 }
 
+/* A fresh procfs, or where the kernel refuses one, the one we were given.  The kernel refuses
+ * a new proc in a user namespace when the proc we can see has parts hidden by mounts on top
+ * ("mount too revealing": Docker, podman and Kubernetes mask /proc/kcore and others), and
+ * seccomp profiles may refuse mount outright.  A bind of our /proc, recursively, keeps those
+ * masks (the container's own masked paths go on top later); it shows the outer pid namespace:
+ * /proc/self still resolves (to the reader's pid there), but the container sees outer
+ * processes and /proc/PID names outer pids. */
+static int mount_proc_at(const struct mount_spec *m, int target_fd, guise_error **err)
+{
+  char target[64];
+  snprintf(target, sizeof(target), "/proc/self/fd/%d", target_fd);
+  unsigned long flags = m->flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT);
+  if (mount(m->source ? m->source : "proc", target, "proc", flags, m->data) == 0) return 0;
+  if (errno != EPERM && errno != EACCES)
+    return guise_fail_errno(err, "mount proc on %s failed", m->destination);
+  int saved = errno;
+  if (mount_bind_at(AT_FDCWD, "/proc", target_fd, mount_flags_to_attrs(flags), true, "/proc",
+                    NULL) < 0)
+    return guise_fail(err, saved,
+                      "mount proc on %s failed (the outer container masks parts of /proc; "
+                      "unmask it: podman run --security-opt unmask=/proc/*, docker run "
+                      "--security-opt systempaths=unconfined, Kubernetes "
+                      "securityContext.procMount: Unmasked)",
+                      m->destination);
+  fprintf(stderr,
+          "guise: notice: a new /proc is refused (%s; the outer container masks parts "
+          "of it): using the outer /proc, whose processes the container sees\n",
+          strerror(saved));
+  return 0;
+}
+
 int mount_apply(int rootfd, const struct mount_spec *m, guise_error **err)
 {
   if (m->destination == NULL || m->destination[0] != '/')
@@ -199,8 +230,8 @@ int mount_apply(int rootfd, const struct mount_spec *m, guise_error **err)
     return mount_bind_at(AT_FDCWD, source, target, attrs, recursive, what, err);
   }
   _cleanup_close_ int target = rootfs_open_path(rootfd, m->destination, MOUNTPOINT_DIR, err);
-  if (target < 0)
-    return -1;
+  if (target < 0) return -1;
+  if (m->type != NULL && strcmp(m->type, "proc") == 0) return mount_proc_at(m, target, err);
   return mount_fs_at(m, target, err);
 }
 
