@@ -411,9 +411,10 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
   *exit_status = 125;
   int rc = supervise(spec, child, sigfd, master, &faker, exit_status, err);
   raw_terminal_leave(&raw);
-  bool setup_error = false;
-  if (rc == 0 && *exit_status == 125) {
-    /* The container's first process (or its command, before exec) said why it gave up. */
+  bool setup_error = false, reaped = rc == 0;
+  if (rc < 0 || *exit_status == 125) {
+    /* The container's first process (or its command, before exec) said why it gave up; then
+     * the supervisor, which only saw the container go, would add a second, misleading error. */
     char buf[4097];
     fcntl(setup_err, F_SETFL, O_NONBLOCK);
     ssize_t n = read(setup_err, buf, sizeof(buf) - 1);
@@ -421,6 +422,7 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
       int errnum;
       memcpy(&errnum, buf, sizeof(errnum));
       buf[n] = '\0';
+      guise_error_release(err);
       guise_fail(err, 0, "%s", buf + sizeof(errnum));
       if (*err != NULL) (*err)->errnum = errnum;
       setup_error = true;
@@ -428,7 +430,7 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
     }
   }
   if (setup_error) {
-    /* The supervisor only saw the container go: its word would be a second, misleading one. */
+    if (!reaped) waitpid(child, NULL, 0); /* it is exiting: it wrote its last words */
     fake_supervisor_reap(&faker, true, NULL);
   } else if (rc < 0) {
     kill(child, SIGKILL);
