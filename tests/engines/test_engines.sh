@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# guise inside CI containers and sandboxes, with Debian's real engines (issue 13): the same
+# checks (tests/engines/inside.sh: `guise run` of the busybox rootfs, `guise fake --rootfs`
+# populate of minbase, `guise push` to an oci: layout) in
+#   - rootful podman, its default seccomp profile, as root and as --user 1000;
+#   - Docker (docker.io's dockerd, private: own data root, exec root, socket) with guise's
+#     profile (contrib/seccomp/guise.json), as root and as --user 1000 --cap-drop ALL
+#     --security-opt no-new-privileges; with Docker's default profile, where `guise run`
+#     cannot work, the exact diagnostic;
+#   - bubblewrap as the unprivileged test user (and --uid 0: the CAP_SETFCAP diagnostic).
+# The Kubernetes, GitLab and GitHub invocations of README.md's "Running in CI" are these
+# docker/podman invocations (same profile, same user, same capabilities).
+#
+# Runs as root (engines need it; guise inside runs as the container's user).  One CI image
+# (tests/setup/ci-image.sh: minbase + the built guise and its libraries) imported from a
+# tarball into each engine, one dockerd for the whole file; nothing is pulled from a registry,
+# and no engine's storage is bound into a container.
+#
+#   bash tests/engines/test_engines.sh       (tests/run-all.sh runs it when root)
+# Environment: GUISE_ENGINE_BUILD  directory with the guise and guise-full to test
+#              (default build/release).
+. "$(dirname "$0")/../integration/lib.sh"
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${GUISE_ENGINE_BUILD:-$REPO/build/release}
+PROFILE=$REPO/contrib/seccomp/guise.json
+IMAGE=localhost/guise-ci:test
+# This machine's root has no CAP_SYS_RESOURCE: the engines' default limits (nofile 1048576,
+# nproc unlimited) cannot be set, so every container gets limits below the current ones.
+LIMITS=(--ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
+MOUNTS=(-v "$GUISE_TEST_CACHE:/fx:ro" -v "$REPO/tests/engines/inside.sh:/t/inside.sh:ro")
+
+ENGINES_DIR=""
+PODMAN=()
+DOCKER=()
+DOCKERD_PID=""
+SETUP_ERROR=""
+
+engines_cleanup() {
+  if [ -n "$DOCKERD_PID" ]; then
+    kill "$DOCKERD_PID" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$DOCKERD_PID" 2>/dev/null
+  fi
+  [ -n "$ENGINES_DIR" ] || return 0
+  # What the engines leave mounted (overlay layers, netns and shm of containers).
+  findmnt -rn -o TARGET | grep -F "$ENGINES_DIR/" | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null
+  done
+  rm -rf --one-file-system "$ENGINES_DIR"
+}
+
+engines_setup() {
+  [ "$(id -u)" -eq 0 ] || { SETUP_ERROR="not root (the engines run as root)"; return; }
+  [ -x "$BUILD/guise" ] && [ -x "$BUILD/guise-full" ] || { SETUP_ERROR="no $BUILD/guise (make guise)"; return; }
+  [ -r "$GUISE_TEST_CACHE/bookworm-minbase.tar" ] && [ -r "$GUISE_TEST_CACHE/busybox.tar" ] ||
+    { SETUP_ERROR="fixtures missing (tests/setup/fixtures.sh)"; return; }
+  ENGINES_DIR=$(mktemp -d /var/tmp/guise-engines.XXXXXX)
+  chmod 755 "$ENGINES_DIR"
+  trap engines_cleanup EXIT
+  bash "$REPO/tests/setup/ci-image.sh" "$BUILD" "$ENGINES_DIR/ci.tar" >"$ENGINES_DIR/ci-image.log" 2>&1 ||
+    { SETUP_ERROR="making the CI image failed: $(tail -3 "$ENGINES_DIR/ci-image.log")"; return; }
+  if command -v podman >/dev/null; then
+    # Private storage; runc: crun refuses this machine's hybrid cgroups.
+    PODMAN=(podman --root "$ENGINES_DIR/podman" --runroot "$ENGINES_DIR/podman-run"
+      --storage-driver vfs --tmpdir "$ENGINES_DIR/podman-tmp")
+    "${PODMAN[@]}" import -q "$ENGINES_DIR/ci.tar" "$IMAGE" >"$ENGINES_DIR/podman.log" 2>&1 ||
+      { echo "# podman import failed: $(tail -2 "$ENGINES_DIR/podman.log")"; PODMAN=(); }
+  fi
+  if [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ]; then
+    local d=$ENGINES_DIR/docker
+    mkdir -p "$d"
+    /usr/sbin/dockerd --iptables=false --ip6tables=false --bridge=none --data-root "$d/data" \
+      --exec-root "$d/exec" -H "unix://$d/docker.sock" --pidfile "$d/docker.pid" \
+      >"$d/dockerd.log" 2>&1 &
+    DOCKERD_PID=$!
+    # /usr/bin/docker, not a docker earlier on PATH: the client of the same release.
+    DOCKER=(/usr/bin/docker -H "unix://$d/docker.sock")
+    local up=0
+    for _ in $(seq 1 150); do
+      "${DOCKER[@]}" version >/dev/null 2>&1 && { up=1; break; }
+      kill -0 "$DOCKERD_PID" 2>/dev/null || break
+      sleep 0.2
+    done
+    if [ $up -eq 0 ] || ! "${DOCKER[@]}" import "$ENGINES_DIR/ci.tar" "$IMAGE" >>"$d/dockerd.log" 2>&1; then
+      echo "# dockerd did not come up: $(tail -3 "$d/dockerd.log")"
+      DOCKER=()
+    fi
+  fi
+}
+
+need() { # need podman|docker|bwrap
+  [ -z "$SETUP_ERROR" ] || skip "$SETUP_ERROR"
+  case $1 in
+  podman) [ ${#PODMAN[@]} -gt 0 ] || skip "podman not installed or its import failed" ;;
+  docker) [ ${#DOCKER[@]} -gt 0 ] || skip "docker.io not installed or dockerd did not start" ;;
+  bwrap) command -v bwrap >/dev/null || skip "bubblewrap not installed" ;;
+  esac
+}
+
+# engine_run ENGINE-ARGV... -- ARGS...: run the CI image, leaving OUT, ERR, STATUS as run_guise.
+podman_run() {
+  STATUS=0
+  timeout 240 "${PODMAN[@]}" run --rm --runtime runc --network host "${LIMITS[@]}" "${MOUNTS[@]}" \
+    "$@" >"$TEST_TMP/.stdout" 2>"$TEST_TMP/.stderr" || STATUS=$?
+  _engine_result podman "$@"
+}
+
+docker_run() {
+  STATUS=0
+  timeout 240 "${DOCKER[@]}" run --rm --network host "${LIMITS[@]}" "${MOUNTS[@]}" \
+    "$@" >"$TEST_TMP/.stdout" 2>"$TEST_TMP/.stderr" || STATUS=$?
+  _engine_result docker "$@"
+}
+
+_engine_result() {
+  OUT=$(cat "$TEST_TMP/.stdout")
+  ERR=$(cat "$TEST_TMP/.stderr")
+  printf '+ %s\n  status %s\n  stdout: %s\n  stderr: %s\n' "$*" "$STATUS" "$OUT" "$ERR"
+}
+
+# The transcript of inside.sh: every step ran and ended with status 0.
+assert_all_steps_passed() {
+  assert_status 0
+  local step
+  for step in run fake push; do
+    printf '%s\n' "$OUT" | grep -A100 -xF "== $step" | grep -m1 '^status ' | grep -qx 'status 0' ||
+      fail "step $step failed: $(_abbrev "$OUT") / $(_abbrev "$ERR")"
+  done
+  assert_match '^inner uid 0 hostname [^ ]+ etc [^ ]+ self [0-9]+$' \
+    "$(printf '%s\n' "$OUT" | grep '^inner uid')" "guise run's container"
+  local line
+  line=$(printf '%s\n' "$OUT" | grep '^inner uid')
+  set -- $line
+  assert_eq "$5" "$7" "/etc/hostname against hostname"
+  assert_line "$OUT" "faked 0:43 664 mb/var/log/wtmp"
+  assert_line "$OUT" "faked 0:0 4755 mb/usr/bin/passwd"
+  assert_line "$OUT" "pushed bb"
+}
+
+PROC_NOTICE="guise: notice: a new /proc is refused (Operation not permitted; the outer container masks parts of it): using the outer /proc, whose processes the container sees"
+HOSTNAME_NOTICE_PREFIX="guise: notice: setting the hostname is refused (Operation not permitted): keeping the outer one, "
+
+test_podman_default_profile_root() {
+  need podman
+  podman_run "$IMAGE" sh /t/inside.sh
+  assert_all_steps_passed
+  assert_contains "$ERR" "$HOSTNAME_NOTICE_PREFIX"
+  assert_line "$ERR" "$PROC_NOTICE"
+}
+
+test_podman_default_profile_user_1000() {
+  need podman
+  podman_run --user 1000 "$IMAGE" sh /t/inside.sh
+  assert_all_steps_passed
+  assert_contains "$ERR" "$HOSTNAME_NOTICE_PREFIX"
+}
+
+test_podman_explicit_hostname_names_the_profile() {
+  need podman
+  podman_run --user 1000 "$IMAGE" sh -c 'cd /tmp && mkdir bb && tar -xf /fx/busybox.tar -C bb &&
+    guise run --hostname box --rootfs bb -- true'
+  assert_status 125
+  assert_eq "guise: set hostname box (the outer container's seccomp profile refuses sethostname, as podman's default does without CAP_SYS_ADMIN: leave out --hostname, or run the outer container with guise's profile, --security-opt seccomp=contrib/seccomp/guise.json): Operation not permitted" "$ERR" "the one error"
+}
+
+test_podman_guise_profile_sets_the_hostname() {
+  need podman
+  podman_run --user 1000 --security-opt "seccomp=$PROFILE" "$IMAGE" sh -c 'cd /tmp &&
+    mkdir bb && tar -xf /fx/busybox.tar -C bb && guise run --hostname box --rootfs bb -- hostname'
+  assert_status 0
+  assert_eq box "$OUT"
+}
+
+test_docker_guise_profile_root() {
+  need docker
+  docker_run --security-opt "seccomp=$PROFILE" "$IMAGE" sh /t/inside.sh
+  assert_all_steps_passed
+  assert_line "$ERR" "$PROC_NOTICE"
+}
+
+test_docker_guise_profile_user_1000_no_caps() {
+  need docker
+  docker_run --security-opt "seccomp=$PROFILE" --user 1000 --cap-drop ALL \
+    --security-opt no-new-privileges "$IMAGE" sh /t/inside.sh
+  assert_all_steps_passed
+  assert_line "$ERR" "$PROC_NOTICE"
+}
+
+test_docker_unmasked_proc_gets_its_own() {
+  need docker
+  docker_run --security-opt "seccomp=$PROFILE" --security-opt systempaths=unconfined \
+    --user 1000 "$IMAGE" sh /t/inside.sh run
+  assert_status 0
+  assert_line "$OUT" "status 0"
+  assert_not_contains "$ERR" "a new /proc is refused"
+}
+
+test_docker_default_profile_diagnostic() {
+  need docker
+  docker_run --user 1000 --cap-drop ALL --security-opt no-new-privileges "$IMAGE" sh /t/inside.sh
+  assert_status 0
+  assert_eq "guise: create the container's namespaces (refused by the seccomp profile of the container guise runs in, \"Seccomp: 2\" in /proc/self/status: Docker's default profile refuses new namespaces; run it with guise's profile: docker run --security-opt seccomp=guise.json, podman run --security-opt seccomp=guise.json, Kubernetes securityContext.seccompProfile {type: Localhost, localhostProfile: guise.json}; guise.json is guise's contrib/seccomp/guise.json): Operation not permitted" \
+    "$ERR" "the one error"
+  # What needs no namespace works there: the populate (pidfd_getfd is refused: the supervisor
+  # reaches the descriptors through /proc) and push.
+  assert_line "$OUT" "faked 0:43 664 mb/var/log/wtmp"
+  assert_line "$OUT" "faked 0:0 4755 mb/usr/bin/passwd"
+  assert_line "$OUT" "pushed bb"
+}
+
+# bwrap_run BWRAP-OPTIONS...: inside.sh in bubblewrap as the test user.
+bwrap_run() {
+  local dir=$TEST_TMP/bw
+  mkdir -p "$dir/bin" "$dir/tmp"
+  install -m 755 "$BUILD/guise" "$BUILD/guise-full" "$dir/bin/"
+  chmod 755 "$TEST_TMP" "$dir"
+  chown "${GUISE_TEST_USER:-guise-test}:" "$dir/tmp"
+  STATUS=0
+  timeout 240 bash "$REPO/tests/setup/test-user.sh" exec \
+    bwrap --unshare-user "$@" --dev-bind / / --proc /proc --setenv GUISE_FX "$GUISE_TEST_CACHE" \
+    --setenv PATH "$dir/bin:/usr/bin:/bin" --setenv TMPDIR "$dir/tmp" \
+    sh "$REPO/tests/engines/inside.sh" >"$TEST_TMP/.stdout" 2>"$TEST_TMP/.stderr" || STATUS=$?
+  _engine_result bwrap "$@"
+}
+
+test_bwrap_unprivileged() {
+  need bwrap
+  bwrap_run
+  assert_all_steps_passed
+  assert_not_contains "$ERR" "notice"
+}
+
+test_bwrap_uid0_names_setfcap() {
+  need bwrap
+  bwrap_run --uid 0
+  assert_status 0
+  assert_eq "guise: map uid 0 to root in the user namespace (guise runs as uid 0 of a user namespace without CAP_SETFCAP, which Linux >= 5.12 requires to map uid 0; run guise as another uid, e.g. bwrap --uid 1000, or keep the capability: bwrap --cap-add CAP_SETFCAP, docker/podman run --cap-add SETFCAP): write /proc/self/uid_map: Operation not permitted" \
+    "$ERR" "the one error"
+  printf '%s\n' "$OUT" | grep -A1 -xF '== run' | grep -qx 'status 125' || fail "run: expected status 125"
+}
+
+test_bwrap_uid0_with_setfcap() {
+  need bwrap
+  bwrap_run --uid 0 --cap-add CAP_SETFCAP
+  assert_all_steps_passed
+}
+
+engines_setup
+run_tests
