@@ -246,5 +246,14 @@ test_bwrap_uid0_with_setfcap() {
   assert_all_steps_passed
 }
 
+# The shipped profile is what generate.py makes of the installed Docker's default profile.
+test_shipped_profile_is_docker_default_plus_guise() {
+  local default=/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json
+  [ -r "$default" ] || skip "$default missing (golang-github-docker-docker-dev)"
+  python3 "$REPO/contrib/seccomp/generate.py" "$default" >generated.json
+  cmp -s generated.json "$PROFILE" ||
+    fail "contrib/seccomp/guise.json differs from generate.py's output: $(diff "$PROFILE" generated.json | head -5)"
+}
+
 engines_setup
 run_tests
