@@ -240,6 +240,26 @@ test_bwrap_uid0_names_setfcap() {
   printf '%s\n' "$OUT" | grep -A1 -xF '== run' | grep -qx 'status 125' || fail "run: expected status 125"
 }
 
+# A build whose RUN cannot set up its container names the step and the cause, once; not
+# "exited with status 125" for a command that never ran, nor a second error from the supervisor.
+test_bwrap_uid0_build_names_the_failing_step() {
+  need bwrap
+  local dir=$TEST_TMP/bw
+  mkdir -p "$dir/ctx"
+  cp "$GUISE_TEST_CACHE/busybox.tar" "$dir/ctx/"
+  printf 'FROM scratch\nADD busybox.tar /\nRUN echo hi\n' >"$dir/ctx/Containerfile"
+  install -m 755 "$BUILD/guise" "$BUILD/guise-full" "$dir/"
+  chmod 755 "$TEST_TMP"
+  chown -R "${GUISE_TEST_USER:-guise-test}:" "$dir"
+  STATUS=0
+  (cd "$dir" && timeout 120 bash "$REPO/tests/setup/test-user.sh" exec bwrap --unshare-user --uid 0 \
+    --dev-bind / / --proc /proc ./guise build --root store ctx) >"$TEST_TMP/.stdout" 2>"$TEST_TMP/.stderr" || STATUS=$?
+  _engine_result bwrap build
+  assert_status 1
+  assert_eq "guise: ctx/Containerfile:3: RUN echo hi: map uid 0 to root in the user namespace (guise runs as uid 0 of a user namespace without CAP_SETFCAP, which Linux >= 5.12 requires to map uid 0; run guise as another uid, e.g. bwrap --uid 1000, or keep the capability: bwrap --cap-add CAP_SETFCAP, docker/podman run --cap-add SETFCAP): write /proc/self/uid_map: Operation not permitted" \
+    "$ERR" "the one error"
+}
+
 test_bwrap_uid0_with_setfcap() {
   need bwrap
   bwrap_run --uid 0 --cap-add CAP_SETFCAP
