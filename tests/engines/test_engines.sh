@@ -172,6 +172,16 @@ test_podman_guise_profile_sets_the_hostname() {
   assert_eq box "$OUT"
 }
 
+test_podman_unmasked_proc_gets_its_own() {
+  need podman
+  podman_run --user 1000 --security-opt 'unmask=/proc/*' "$IMAGE" sh -c 'cd /tmp &&
+    mkdir bb && tar -xf /fx/busybox.tar -C bb && guise run --rootfs bb -- ps -o pid'
+  assert_status 0
+  assert_not_contains "$ERR" "a new /proc is refused"
+  # Its own pid namespace: guise's init and the command (ps), nothing from outside.
+  assert_eq "PID 1 2" "$(printf '%s\n' "$OUT" | tr -s ' \n' ' ' | sed 's/^ //; s/ $//')" "processes seen"
+}
+
 test_docker_guise_profile_root() {
   need docker
   docker_run --security-opt "seccomp=$PROFILE" "$IMAGE" sh /t/inside.sh
