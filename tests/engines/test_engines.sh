@@ -123,7 +123,7 @@ _engine_result() {
 assert_all_steps_passed() {
   assert_status 0
   local step
-  for step in run fake push; do
+  for step in run fake push build; do
     printf '%s\n' "$OUT" | grep -A100 -xF "== $step" | grep -m1 '^status ' | grep -qx 'status 0' ||
       fail "step $step failed: $(_abbrev "$OUT") / $(_abbrev "$ERR")"
   done
@@ -136,6 +136,7 @@ assert_all_steps_passed() {
   assert_line "$OUT" "faked 0:43 664 mb/var/log/wtmp"
   assert_line "$OUT" "faked 0:0 4755 mb/usr/bin/passwd"
   assert_line "$OUT" "pushed bb"
+  assert_line "$OUT" "built"
 }
 
 PROC_NOTICE="guise: notice: a new /proc is refused (Operation not permitted; the outer container masks parts of it): using the outer /proc, whose processes the container sees"
@@ -208,7 +209,7 @@ test_docker_unmasked_proc_gets_its_own() {
 
 test_docker_default_profile_diagnostic() {
   need docker
-  docker_run --user 1000 --cap-drop ALL --security-opt no-new-privileges "$IMAGE" sh /t/inside.sh
+  docker_run --user 1000 --cap-drop ALL --security-opt no-new-privileges "$IMAGE" sh /t/inside.sh run fake push
   assert_status 0
   assert_eq "guise: create the container's namespaces (refused by the seccomp profile of the container guise runs in, \"Seccomp: 2\" in /proc/self/status: Docker's default profile refuses new namespaces; run it with guise's profile: docker run --security-opt seccomp=guise.json, podman run --security-opt seccomp=guise.json, Kubernetes securityContext.seccompProfile {type: Localhost, localhostProfile: guise.json}; guise.json is guise's contrib/seccomp/guise.json): Operation not permitted" \
     "$ERR" "the one error"
@@ -219,8 +220,12 @@ test_docker_default_profile_diagnostic() {
   assert_line "$OUT" "pushed bb"
 }
 
-# bwrap_run BWRAP-OPTIONS...: inside.sh in bubblewrap as the test user.
+# bwrap_run [BWRAP-OPTIONS...] [-- STEPS...]: inside.sh in bubblewrap as the test user.
 bwrap_run() {
+  local opts=() steps=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+  [ $# -eq 0 ] || { shift; steps=("$@"); }
+  set -- "${opts[@]}"
   local dir=$TEST_TMP/bw
   mkdir -p "$dir/bin" "$dir/tmp"
   install -m 755 "$BUILD/guise" "$BUILD/guise-full" "$dir/bin/"
@@ -230,7 +235,7 @@ bwrap_run() {
   timeout 240 bash "$REPO/tests/setup/test-user.sh" exec \
     bwrap --unshare-user "$@" --dev-bind / / --proc /proc --setenv GUISE_FX "$GUISE_TEST_CACHE" \
     --setenv PATH "$dir/bin:/usr/bin:/bin" --setenv TMPDIR "$dir/tmp" \
-    sh "$REPO/tests/engines/inside.sh" >"$TEST_TMP/.stdout" 2>"$TEST_TMP/.stderr" || STATUS=$?
+    sh "$REPO/tests/engines/inside.sh" "${steps[@]}" >"$TEST_TMP/.stdout" 2>"$TEST_TMP/.stderr" || STATUS=$?
   _engine_result bwrap "$@"
 }
 
@@ -243,7 +248,7 @@ test_bwrap_unprivileged() {
 
 test_bwrap_uid0_names_setfcap() {
   need bwrap
-  bwrap_run --uid 0
+  bwrap_run --uid 0 -- run fake push
   assert_status 0
   assert_eq "guise: map uid 0 to root in the user namespace (guise runs as uid 0 of a user namespace without CAP_SETFCAP, which Linux >= 5.12 requires to map uid 0; run guise as another uid, e.g. bwrap --uid 1000, or keep the capability: bwrap --cap-add CAP_SETFCAP, docker/podman run --cap-add SETFCAP): write /proc/self/uid_map: Operation not permitted" \
     "$ERR" "the one error"
