@@ -175,34 +175,37 @@ static int mount_fs_at(const struct mount_spec *m, int target_fd, guise_error **
   return 0;
 }
 
-/* A fresh procfs, or where the kernel refuses one, the one we were given.  The kernel refuses
- * a new proc in a user namespace when the proc we can see has parts hidden by mounts on top
- * ("mount too revealing": Docker, podman and Kubernetes mask /proc/kcore and others), and
- * seccomp profiles may refuse mount outright.  A bind of our /proc, recursively, keeps those
- * masks (the container's own masked paths go on top later); it shows the outer pid namespace:
- * /proc/self still resolves (to the reader's pid there), but the container sees outer
- * processes and /proc/PID names outer pids. */
-static int mount_proc_at(const struct mount_spec *m, int target_fd, guise_error **err)
+/* A fresh procfs or sysfs, or where the kernel refuses one, the one we were given.  The kernel
+ * refuses a new proc in a user namespace when the proc we can see has parts hidden by mounts
+ * on top ("mount too revealing": Docker, podman and Kubernetes mask /proc/kcore and others;
+ * sysfs likewise, /sys/firmware), and seccomp profiles may refuse mount outright.  A bind of
+ * ours, recursively, keeps those masks (the container's own masked paths go on top later).  A
+ * bound /proc shows the outer pid namespace: /proc/self still resolves (to the reader's pid
+ * there), but the container sees outer processes and /proc/PID names outer pids; a bound
+ * /sys shows the outer network namespace's devices. */
+static int mount_kernel_fs_at(const struct mount_spec *m, int target_fd, guise_error **err)
 {
   char target[64];
   snprintf(target, sizeof(target), "/proc/self/fd/%d", target_fd);
   unsigned long flags = m->flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT);
-  if (mount(m->source ? m->source : "proc", target, "proc", flags, m->data) == 0) return 0;
+  if (mount(m->source ? m->source : m->type, target, m->type, flags, m->data) == 0)
+    return 0;
   if (errno != EPERM && errno != EACCES)
-    return guise_fail_errno(err, "mount proc on %s failed", m->destination);
+    return guise_fail_errno(err, "mount %s on %s failed", m->type, m->destination);
   int saved = errno;
-  if (mount_bind_at(AT_FDCWD, "/proc", target_fd, mount_flags_to_attrs(flags), true, "/proc",
+  bool proc = strcmp(m->type, "proc") == 0;
+  const char *outer = proc ? "/proc" : "/sys";
+  if (mount_bind_at(AT_FDCWD, outer, target_fd, mount_flags_to_attrs(flags), true, outer,
                     NULL) < 0)
     return guise_fail(err, saved,
-                      "mount proc on %s failed (the outer container masks parts of /proc; "
-                      "unmask it: podman run --security-opt unmask=/proc/*, docker run "
+                      "mount %s on %s failed (the outer container masks parts of %s; "
+                      "unmask it: podman run --security-opt unmask=ALL, docker run "
                       "--security-opt systempaths=unconfined, Kubernetes "
                       "securityContext.procMount: Unmasked)",
-                      m->destination);
-  fprintf(stderr,
-          "guise: notice: a new /proc is refused (%s; the outer container masks parts "
-          "of it): using the outer /proc, whose processes the container sees\n",
-          strerror(saved));
+                      m->type, m->destination, outer);
+  fprintf(stderr, "guise: notice: a new %s is refused (%s; the outer container masks parts of "
+                  "it): using the outer %s, whose %s the container sees\n",
+          outer, strerror(saved), outer, proc ? "processes" : "network devices");
   return 0;
 }
 
@@ -231,7 +234,8 @@ int mount_apply(int rootfd, const struct mount_spec *m, guise_error **err)
   }
   _cleanup_close_ int target = rootfs_open_path(rootfd, m->destination, MOUNTPOINT_DIR, err);
   if (target < 0) return -1;
-  if (m->type != NULL && strcmp(m->type, "proc") == 0) return mount_proc_at(m, target, err);
+  if (m->type != NULL && (strcmp(m->type, "proc") == 0 || strcmp(m->type, "sysfs") == 0))
+    return mount_kernel_fs_at(m, target, err);
   return mount_fs_at(m, target, err);
 }
 

@@ -183,6 +183,15 @@ test_podman_unmasked_proc_gets_its_own() {
   assert_eq "PID 1 2" "$(printf '%s\n' "$OUT" | tr -s ' \n' ' ' | sed 's/^ //; s/ $//')" "processes seen"
 }
 
+test_podman_net_none_binds_sys() {
+  need podman
+  podman_run --user 1000 "$IMAGE" sh -c 'cd /tmp && mkdir bb && tar -xf /fx/busybox.tar -C bb &&
+    guise run --net none --rootfs bb -- sh -c "ls -d /sys/class; ip -o link | cut -d: -f2"'
+  assert_status 0
+  assert_line "$ERR" "guise: notice: a new /sys is refused (Operation not permitted; the outer container masks parts of it): using the outer /sys, whose network devices the container sees"
+  assert_eq "/sys/class lo" "$(printf '%s\n' "$OUT" | tr -s ' \n' ' ' | sed 's/ $//')" "the container's view"
+}
+
 test_docker_guise_profile_root() {
   need docker
   docker_run --security-opt "seccomp=$PROFILE" "$IMAGE" sh /t/inside.sh
