@@ -188,23 +188,22 @@ static int mount_kernel_fs_at(const struct mount_spec *m, int target_fd, guise_e
   char target[64];
   snprintf(target, sizeof(target), "/proc/self/fd/%d", target_fd);
   unsigned long flags = m->flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT);
-  if (mount(m->source ? m->source : m->type, target, m->type, flags, m->data) == 0)
-    return 0;
+  if (mount(m->source ? m->source : m->type, target, m->type, flags, m->data) == 0) return 0;
   if (errno != EPERM && errno != EACCES)
     return guise_fail_errno(err, "mount %s on %s failed", m->type, m->destination);
   int saved = errno;
   bool proc = strcmp(m->type, "proc") == 0;
   const char *outer = proc ? "/proc" : "/sys";
-  if (mount_bind_at(AT_FDCWD, outer, target_fd, mount_flags_to_attrs(flags), true, outer,
-                    NULL) < 0)
+  if (mount_bind_at(AT_FDCWD, outer, target_fd, mount_flags_to_attrs(flags), true, outer, NULL) < 0)
     return guise_fail(err, saved,
                       "mount %s on %s failed (the outer container masks parts of %s; "
                       "unmask it: podman run --security-opt unmask=ALL, docker run "
                       "--security-opt systempaths=unconfined, Kubernetes "
                       "securityContext.procMount: Unmasked)",
                       m->type, m->destination, outer);
-  fprintf(stderr, "guise: notice: a new %s is refused (%s; the outer container masks parts of "
-                  "it): using the outer %s, whose %s the container sees\n",
+  fprintf(stderr,
+          "guise: notice: a new %s is refused (%s; the outer container masks parts of "
+          "it): using the outer %s, whose %s the container sees\n",
           outer, strerror(saved), outer, proc ? "processes" : "network devices");
   return 0;
 }

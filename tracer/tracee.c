@@ -385,11 +385,9 @@ static bool tracee_fd_is_opath(pid_t tgid, int tracee_fd)
   char path[64], text[512];
   snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", tgid, tracee_fd);
   _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return false;
+  if (fd < 0) return false;
   ssize_t n = read(fd, text, sizeof(text) - 1);
-  if (n <= 0)
-    return false;
+  if (n <= 0) return false;
   text[n] = '\0';
   const char *flags = strstr(text, "flags:");
   return flags != NULL && (strtoul(flags + strlen("flags:"), NULL, 8) & O_PATH) != 0;
@@ -419,8 +417,7 @@ static int reopen_tracee_fd(const struct tracer_proc *p, int tracee_fd, pid_t ti
   char self[32];
   snprintf(self, sizeof(self), "/proc/self/fd/%d", opath);
   int fd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0 && S_ISREG(st.st_mode))
-    fd = open(self, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0 && S_ISREG(st.st_mode)) fd = open(self, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   return fd >= 0 ? fd : steal_fd(&opath);
 }
 
