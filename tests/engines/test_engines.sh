@@ -24,6 +24,7 @@
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${GUISE_ENGINE_BUILD:-$REPO/build/release}
 PROFILE=$REPO/contrib/seccomp/guise.json
+TREELIST=${GUISE_TREELIST:-$REPO/build/helpers/treelist}
 IMAGE=localhost/guise-ci:test
 # This machine's root has no CAP_SYS_RESOURCE: the engines' default limits (nofile 1048576,
 # nproc unlimited) cannot be set, so every container gets limits below the current ones.
@@ -227,6 +228,35 @@ test_docker_default_profile_diagnostic() {
   assert_line "$OUT" "faked 0:43 664 mb/var/log/wtmp"
   assert_line "$OUT" "faked 0:0 4755 mb/usr/bin/passwd"
   assert_line "$OUT" "pushed bb"
+}
+
+# README's demo build in the most restricted CI setting: apt-get install from the local apt
+# repository, as user 1000 without capabilities, in Docker with guise's profile.  The image is
+# then unpacked by umoci as real root and compared file for file (owners, modes, setuid bits,
+# capabilities) with the same install done as root, as test_build_apt_root.sh does on the host.
+test_docker_apt_build_equals_root_install() {
+  need docker
+  [ -x "$TREELIST" ] || skip "no $TREELIST (make build/helpers/treelist)"
+  serve_apt_repo
+  local out=$TEST_TMP/out req=$TEST_TMP/engines.docker-apt
+  mkdir -m 777 "$out"
+  docker_run --security-opt "seccomp=$PROFILE" --user 1000 --cap-drop ALL \
+    --security-opt no-new-privileges -v "$out:/out" -e "APT_PORT=$PORT" \
+    -e "APT_PACKAGES=$APT_PACKAGES" "$IMAGE" sh -c 'cd /tmp && mkdir ctx &&
+      cp /fx/bookworm-minbase.tar ctx/base.tar &&
+      printf "FROM scratch\nADD base.tar /\nRUN echo \"deb [trusted=yes] http://127.0.0.1:%s/ ./\" >/etc/apt/sources.list && apt-get update -q && apt-get install -y -q %s\n" \
+        "$APT_PORT" "$APT_PACKAGES" >ctx/Containerfile &&
+      guise build -q --root /tmp/store --output oci:/out/layout:apt ctx'
+  assert_status 0
+  mkdir "$req"
+  mv "$out/layout" "$req/layout"
+  printf apt >"$req/tag"
+  printf apt-reference.txt >"$req/reference"
+  printf volatile >"$req/mode"
+  chmod -R a+rX "$TEST_TMP"
+  GUISE_TEST_RESULTS= bash "$REPO/tests/setup/root-verify.sh" "$req" "$TREELIST" >verify.log 2>&1 ||
+    fail "the image differs from the root install: $(head -12 verify.log)"
+  note "$(head -1 verify.log | sed 's/^ok - [^#]*# //')"
 }
 
 # bwrap_run [BWRAP-OPTIONS...] [-- STEPS...]: inside.sh in bubblewrap as the test user.
