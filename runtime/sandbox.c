@@ -35,8 +35,9 @@ int sandbox_namespaces_failed(int errnum, guise_error **err)
     long max = read_number("/proc/sys/user/max_user_namespaces");
     return guise_fail(err, errnum,
                       "%s (user namespaces are disabled or used up: "
-                      "/proc/sys/user/max_user_namespaces is %ld; on the host, as root: sysctl -w "
-                      "user.max_user_namespaces=15000; containers share the host's limit)",
+                      "/proc/sys/user/max_user_namespaces is %ld here, and the limits of outer "
+                      "user namespaces count too; raise it where it is low, e.g. on the host "
+                      "as root: sysctl -w user.max_user_namespaces=15000)",
                       step, max);
   }
   if (errnum != EPERM) return guise_fail(err, errnum, "%s", step);

@@ -320,6 +320,25 @@ test_bwrap_uid0_with_setfcap() {
   assert_all_steps_passed
 }
 
+test_userns_limit_names_the_sysctl() {
+  need bwrap
+  local dir=$TEST_TMP/u
+  mkdir -p "$dir"
+  tar --no-same-owner -xf "$GUISE_TEST_CACHE/busybox.tar" -C "$dir"
+  install -m 755 "$BUILD/guise" "$TEST_TMP/guise"
+  chmod 755 "$TEST_TMP"
+  chown -R "${GUISE_TEST_USER:-guise-test}:" "$dir"
+  STATUS=0
+  # The limit is per user namespace: set to 0 in one of the test user's own.
+  bash "$REPO/tests/setup/test-user.sh" exec unshare -Ur sh -c \
+    "echo 0 >/proc/sys/user/max_user_namespaces && exec $TEST_TMP/guise run --rootfs $dir true" \
+    >"$TEST_TMP/.stdout" 2>"$TEST_TMP/.stderr" || STATUS=$?
+  _engine_result unshare
+  assert_status 125
+  assert_eq "guise: create the container's namespaces (user namespaces are disabled or used up: /proc/sys/user/max_user_namespaces is 0 here, and the limits of outer user namespaces count too; raise it where it is low, e.g. on the host as root: sysctl -w user.max_user_namespaces=15000): No space left on device" \
+    "$ERR" "the one error"
+}
+
 # The shipped profile is what generate.py makes of the installed Docker's default profile.
 test_shipped_profile_is_docker_default_plus_guise() {
   local default=/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json
