@@ -37,9 +37,9 @@ struct child_args {
   sigset_t parent_mask;
   /* Syscall faking: the socket to the supervisor (-1: no faking). */
   int fake_sock;
-  /* Why the setup failed goes back through this pipe (errno, then the message), so that guise
+  /* Why the setup failed goes back through this pipe (read_setup_reports), so that guise
    * reports it once, as its own error, rather than as the exit status of a command that never
-   * ran. */
+   * ran; and the notices shown, so that later containers of this guise keep quiet about them. */
   int setup_err_fd;
 };
 
@@ -51,9 +51,10 @@ static __attribute__((noreturn)) void setup_failed(const struct child_args *a, g
     size_t len = strlen(err->msg);
     if (len > 4000) len = 4000; /* one atomic pipe write */
     char buf[4096];
-    memcpy(buf, &errnum, sizeof(errnum));
-    memcpy(buf + sizeof(errnum), err->msg, len);
-    if (write(a->setup_err_fd, buf, sizeof(errnum) + len) > 0) _exit(125);
+    buf[0] = 'E';
+    memcpy(buf + 1, &errnum, sizeof(errnum));
+    memcpy(buf + 1 + sizeof(errnum), err->msg, len);
+    if (write(a->setup_err_fd, buf, 1 + sizeof(errnum) + len) > 0) _exit(125);
   }
   guise_error_print(err);
   _exit(125);
@@ -120,10 +121,9 @@ static int keep_outer_hostname(struct container_spec *spec, guise_error **err)
                                      : "");
   char outer[256] = "";
   if (gethostname(outer, sizeof(outer) - 1) < 0) return guise_fail_errno(err, "read the hostname");
-  fprintf(stderr,
-          "guise: notice: setting the hostname is refused (%s): keeping the outer one, "
-          "%s\n",
-          strerror(saved), outer);
+  sandbox_notice(SANDBOX_NOTICE_HOSTNAME,
+                 "setting the hostname is refused (%s): keeping the outer one, %s", strerror(saved),
+                 outer);
   char *old = spec->hostname;
   spec->hostname = strdup(outer);
   if (spec->hostname == NULL) abort();
@@ -142,6 +142,7 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
   const struct container_spec *spec = a->spec;
   int master = -1, slave = -1;
 
+  sandbox_notice_report_to(a->setup_err_fd);
   /* Whatever happens to guise, the container goes with it. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
     guise_fail_errno(&err, "set the parent-death signal");
@@ -209,6 +210,42 @@ fail:
   setup_failed(a, err);
 }
 
+/* Read what the container's first process reported on its setup pipe (records: 'N' and a
+ * notice bit; 'E', an errno and the message, last).  True when it reported an error, which then
+ * replaces *err. */
+static bool read_setup_reports(int fd, guise_error **err)
+{
+  char buf[8192];
+  size_t len = 0;
+  fcntl(fd, F_SETFL, O_NONBLOCK);
+  for (;;) {
+    ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += (size_t)n;
+  }
+  size_t i = 0;
+  while (i + 1 + sizeof(int) <= len) {
+    if (buf[i] == 'N') {
+      unsigned bit;
+      memcpy(&bit, buf + i + 1, sizeof(bit));
+      sandbox_notice_shown(bit);
+      i += 1 + sizeof(bit);
+    } else if (buf[i] == 'E') {
+      int errnum;
+      memcpy(&errnum, buf + i + 1, sizeof(errnum));
+      buf[len] = '\0';
+      guise_error_release(err);
+      guise_fail(err, 0, "%s", buf + i + 1 + sizeof(errnum));
+      if (*err != NULL) (*err)->errnum = errnum;
+      return true;
+    } else {
+      break;
+    }
+  }
+  return false;
+}
+
 static pid_t clone_container(const struct container_spec *spec, guise_error **err)
 {
   unsigned long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
@@ -225,10 +262,9 @@ static pid_t clone_container(const struct container_spec *spec, guise_error **er
     pid =
         (pid_t)syscall(SYS_clone, (flags & ~(unsigned long)CLONE_NEWCGROUP) | SIGCHLD, 0, 0, 0, 0);
     if (pid > 0 && first == EPERM)
-      fprintf(stderr,
-              "guise: notice: a cgroup namespace is refused (%s): the container shares "
-              "the outer one\n",
-              strerror(first));
+      sandbox_notice(SANDBOX_NOTICE_CGROUPNS,
+                     "a cgroup namespace is refused (%s): the container shares the outer one",
+                     strerror(first));
     else if (pid < 0 && errno == EINVAL)
       errno = first;
   }
@@ -412,22 +448,12 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
   int rc = supervise(spec, child, sigfd, master, &faker, exit_status, err);
   raw_terminal_leave(&raw);
   bool setup_error = false, reaped = rc == 0;
-  if (rc < 0 || *exit_status == 125) {
-    /* The container's first process (or its command, before exec) said why it gave up; then
-     * the supervisor, which only saw the container go, would add a second, misleading error. */
-    char buf[4097];
-    fcntl(setup_err, F_SETFL, O_NONBLOCK);
-    ssize_t n = read(setup_err, buf, sizeof(buf) - 1);
-    if (n > (ssize_t)sizeof(int)) {
-      int errnum;
-      memcpy(&errnum, buf, sizeof(errnum));
-      buf[n] = '\0';
-      guise_error_release(err);
-      guise_fail(err, 0, "%s", buf + sizeof(errnum));
-      if (*err != NULL) (*err)->errnum = errnum;
-      setup_error = true;
-      rc = -1;
-    }
+  /* The container's first process (or its command, before exec) said which notices it showed,
+   * and why it gave up if it did; then the supervisor, which only saw the container go, would
+   * add a second, misleading error. */
+  if (read_setup_reports(setup_err, err)) {
+    setup_error = true;
+    rc = -1;
   }
   if (setup_error) {
     if (!reaped) waitpid(child, NULL, 0); /* it is exiting: it wrote its last words */

@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "runtime/sandbox.h"
 #include "util/cleanup.h"
 
 static int open_in_root(int rootfd, const char *path, int flags)
@@ -201,10 +202,10 @@ static int mount_kernel_fs_at(const struct mount_spec *m, int target_fd, guise_e
                       "--security-opt systempaths=unconfined, Kubernetes "
                       "securityContext.procMount: Unmasked)",
                       m->type, m->destination, outer);
-  fprintf(stderr,
-          "guise: notice: a new %s is refused (%s; the outer container masks parts of "
-          "it): using the outer %s, whose %s the container sees\n",
-          outer, strerror(saved), outer, proc ? "processes" : "network devices");
+  sandbox_notice(proc ? SANDBOX_NOTICE_PROC : SANDBOX_NOTICE_SYS,
+                 "a new %s is refused (%s; the outer container masks parts of it): using the "
+                 "outer %s, whose %s the container sees",
+                 outer, strerror(saved), outer, proc ? "processes" : "network devices");
   return 0;
 }
 

@@ -2,12 +2,47 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/cleanup.h"
 #include "util/fileio.h"
+
+static unsigned notices_shown;
+static int notice_fd = -1;
+
+void sandbox_notice(enum sandbox_notice which, const char *fmt, ...)
+{
+  if (notices_shown & (unsigned)which) return;
+  notices_shown |= (unsigned)which;
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("guise: notice: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  if (notice_fd >= 0) {
+    char record[1 + sizeof(unsigned)] = {'N'};
+    unsigned bit = (unsigned)which;
+    memcpy(record + 1, &bit, sizeof(bit));
+    if (write(notice_fd, record, sizeof(record)) < 0) {
+      /* the parent only repeats the notice at its next container */
+    }
+  }
+}
+
+void sandbox_notice_report_to(int fd)
+{
+  notice_fd = fd;
+}
+
+void sandbox_notice_shown(unsigned which)
+{
+  notices_shown |= which;
+}
 
 /* The number in a one-line /proc file, -1 when it is not there. */
 static long read_number(const char *path)
