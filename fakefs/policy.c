@@ -10,6 +10,7 @@
 #include "fakefs/cred.h"
 #include "fakefs/db.h"
 #include "fakefs/files.h"
+#include "util/ids.h"
 
 struct fakefs_policy {
   struct tracer_policy tp; /* tp.ctx = this struct */
@@ -20,26 +21,6 @@ struct fakefs_policy {
   bool have_rootfs;
   dev_t rootfs_dev;
 };
-
-/* The real uid and gid, as the kernel has them.  Not getuid(): under another faker (`guise fake
- * -- guise fake --backend auto ...`, where the inner one falls back to ptrace) that says 0. */
-static void real_ids(uid_t *uid, gid_t *gid)
-{
-  *uid = getuid();
-  *gid = getgid();
-  FILE *f = fopen("/proc/self/status", "re");
-  if (f == NULL)
-    return;
-  char line[256];
-  unsigned v;
-  while (fgets(line, sizeof(line), f) != NULL) {
-    if (sscanf(line, "Uid: %u", &v) == 1)
-      *uid = v;
-    else if (sscanf(line, "Gid: %u", &v) == 1)
-      *gid = v;
-  }
-  fclose(f);
-}
 
 static void policy_process_exited(void *ctx, pid_t tgid)
 {
@@ -86,7 +67,7 @@ int fakefs_policy_new(const char *db_path, const char *rootfs, struct fakefs_pol
     }
     uid_t uid;
     gid_t gid;
-    real_ids(&uid, &gid);
+    kernel_ids(false, &uid, &gid); /* not the faked view of an outer faker */
     if (fakefs_files_init(&fp->files, fp->db, uid, gid, rootfs, fp->creds, err) < 0)
       goto fail;
     fp->have_files = true;

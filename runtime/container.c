@@ -22,7 +22,9 @@
 #include "runtime/process.h"
 #include "runtime/pty.h"
 #include "runtime/rootfs.h"
+#include "runtime/sandbox.h"
 #include "util/cleanup.h"
+#include "util/ids.h"
 #include "util/fileio.h"
 
 /* What the container's first process needs from the parent, captured before clone. */
@@ -37,7 +39,28 @@ struct child_args {
   /* Syscall faking: the socket to the supervisor (-1: no faking). */
   int fake_sock;
   int stdin_fd; /* -i on a terminal without -t: the container's stdin, fed by guise (-1: none) */
+  /* Why the setup failed goes back through this pipe (read_setup_reports), so that guise
+   * reports it once, as its own error, rather than as the exit status of a command that never
+   * ran; and the notices shown, so that later containers of this guise keep quiet about them. */
+  int setup_err_fd;
 };
+
+/* Send err to the parent and end the container's first process. */
+static __attribute__((noreturn)) void setup_failed(const struct child_args *a, guise_error *err)
+{
+  if (err != NULL && a->setup_err_fd >= 0) {
+    int errnum = err->errnum;
+    size_t len = strlen(err->msg);
+    if (len > 4000) len = 4000; /* one atomic pipe write */
+    char buf[4096];
+    buf[0] = 'E';
+    memcpy(buf + 1, &errnum, sizeof(errnum));
+    memcpy(buf + 1 + sizeof(errnum), err->msg, len);
+    if (write(a->setup_err_fd, buf, 1 + sizeof(errnum) + len) > 0) _exit(125);
+  }
+  guise_error_print(err);
+  _exit(125);
+}
 
 static int write_id_maps(uid_t uid, gid_t gid, guise_error **err)
 {
@@ -46,8 +69,18 @@ static int write_id_maps(uid_t uid, gid_t gid, guise_error **err)
   if (write_file_at(AT_FDCWD, "/proc/self/setgroups", "deny", err) < 0)
     return -1;
   snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)uid);
-  if (write_file_at(AT_FDCWD, "/proc/self/uid_map", map, err) < 0)
+  if (write_file_at(AT_FDCWD, "/proc/self/uid_map", map, err) < 0) {
+    if (uid == 0 && (*err)->errnum == EPERM)
+      /* Linux >= 5.12 (verify_root_map): mapping the parent namespace's uid 0 needs that the
+       * creator of the new namespace had CAP_SETFCAP; an outer sandbox that runs us as uid 0
+       * of its own user namespace without capabilities has no other id to map. */
+      return guise_error_prefix(
+          err, "map uid 0 to root in the user namespace (guise runs as uid 0 of a user namespace "
+               "without CAP_SETFCAP, which Linux >= 5.12 requires to map uid 0; run guise as "
+               "another uid, e.g. bwrap --uid 1000, or keep the capability: bwrap --cap-add "
+               "CAP_SETFCAP, docker/podman run --cap-add SETFCAP)");
     return guise_error_prefix(err, "map uid %u to root in the user namespace", (unsigned)uid);
+  }
   snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)gid);
   if (write_file_at(AT_FDCWD, "/proc/self/gid_map", map, err) < 0)
     return guise_error_prefix(err, "map gid %u to root in the user namespace", (unsigned)gid);
@@ -66,9 +99,43 @@ static __attribute__((noreturn)) void exec_command(const struct child_args *a, i
   if (process_apply_privileges(a->spec, caps, &err) < 0)
     goto fail;
   process_exec(a->spec, &status, &err);
+  if (status != 125) { /* 126, 127: the command's own failure, as a shell reports it */
+    guise_error_print(err);
+    _exit(status);
+  }
 fail:
-  guise_error_print(err);
-  _exit(status);
+  setup_failed(a, err);
+}
+
+/* sethostname was refused (errno).  podman's default seccomp profile allows it only with
+ * CAP_SYS_ADMIN.  A hostname nobody asked for (the default, the container id) is not worth
+ * failing for: keep the outer one, and have /etc/hostname and $HOSTNAME say the same. */
+static int keep_outer_hostname(struct container_spec *spec, guise_error **err)
+{
+  int saved = errno;
+  if (saved != EPERM || spec->id == NULL || strcmp(spec->hostname, spec->id) != 0)
+    return guise_fail(err, saved, "set hostname %s%s", spec->hostname,
+                      saved == EPERM ? " (the outer container's seccomp profile refuses "
+                                       "sethostname, as podman's default does without "
+                                       "CAP_SYS_ADMIN: leave out --hostname, or run the outer "
+                                       "container with guise's profile, --security-opt "
+                                       "seccomp=contrib/seccomp/guise.json)"
+                                     : "");
+  char outer[256] = "";
+  if (gethostname(outer, sizeof(outer) - 1) < 0) return guise_fail_errno(err, "read the hostname");
+  sandbox_notice(SANDBOX_NOTICE_HOSTNAME,
+                 "setting the hostname is refused (%s): keeping the outer one, %s", strerror(saved),
+                 outer);
+  char *old = spec->hostname;
+  spec->hostname = strdup(outer);
+  if (spec->hostname == NULL) abort();
+  _cleanup_free_ char *expected = NULL, *entry = NULL;
+  if (asprintf(&expected, "HOSTNAME=%s", old) < 0 || asprintf(&entry, "HOSTNAME=%s", outer) < 0)
+    abort();
+  for (size_t i = 0; spec->env != NULL && spec->env[i] != NULL; i++)
+    if (strcmp(spec->env[i], expected) == 0) spec_set_env(spec, entry);
+  free(old);
+  return 0;
 }
 
 static __attribute__((noreturn)) void child_main(const struct child_args *a)
@@ -77,6 +144,7 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
   const struct container_spec *spec = a->spec;
   int master = -1, slave = -1;
 
+  sandbox_notice_report_to(a->setup_err_fd);
   /* Whatever happens to guise, the container goes with it. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
     guise_fail_errno(&err, "set the parent-death signal");
@@ -89,16 +157,12 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
     guise_fail_errno(&err, "start the container's session");
     goto fail;
   }
-  if (write_id_maps(a->host_uid, a->host_gid, &err) < 0)
-    goto fail;
-  if (spec->net == NET_NONE && net_loopback_up(&err) < 0)
-    goto fail;
-  if (spec->hostname != NULL && sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
-    guise_fail_errno(&err, "set hostname %s", spec->hostname);
-    goto fail;
-  }
-  if (process_detach_stdin(spec, &err) < 0)
-    goto fail;
+  if (write_id_maps(a->host_uid, a->host_gid, &err) < 0) goto fail;
+  if (spec->net == NET_NONE && net_loopback_up(&err) < 0) goto fail;
+  if (spec->hostname != NULL && sethostname(spec->hostname, strlen(spec->hostname)) < 0 &&
+      keep_outer_hostname((struct container_spec *)spec, &err) < 0)
+    goto fail; /* the spec is this process's own copy (clone without CLONE_VM) */
+  if (process_detach_stdin(spec, &err) < 0) goto fail;
   if (a->stdin_fd >= 0 && dup2(a->stdin_fd, STDIN_FILENO) < 0) {
     guise_fail_errno(&err, "attach the container's stdin");
     goto fail;
@@ -126,7 +190,9 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
       goto fail;
     close(a->fake_sock);
   }
-  if (process_close_fds(slave, &err) < 0) goto fail;
+  /* The setup pipe stays for the command's own failures before exec (it is close-on-exec);
+   * init drops it once the command has exec'd. */
+  if (process_close_fds(slave, a->setup_err_fd, &err) < 0) goto fail;
 
   if (!spec->use_init)
     exec_command(a, slave, caps);
@@ -146,12 +212,49 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
   cap_free(caps);
   if (slave >= 0)
     close(slave);
+  if (a->setup_err_fd >= 0)
+    close(a->setup_err_fd); /* the command has exec'd (or failed and said so): vfork */
   prctl(PR_SET_NAME, "guise-init", 0, 0, 0);
   _exit(process_init_loop(command));
 
 fail:
-  guise_error_print(err);
-  _exit(125);
+  setup_failed(a, err);
+}
+
+/* Read what the container's first process reported on its setup pipe (records: 'N' and a
+ * notice bit; 'E', an errno and the message, last).  True when it reported an error, which then
+ * replaces *err. */
+static bool read_setup_reports(int fd, guise_error **err)
+{
+  char buf[8192];
+  size_t len = 0;
+  fcntl(fd, F_SETFL, O_NONBLOCK);
+  for (;;) {
+    ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += (size_t)n;
+  }
+  size_t i = 0;
+  while (i + 1 + sizeof(int) <= len) {
+    if (buf[i] == 'N') {
+      unsigned bit;
+      memcpy(&bit, buf + i + 1, sizeof(bit));
+      sandbox_notice_shown(bit);
+      i += 1 + sizeof(bit);
+    } else if (buf[i] == 'E') {
+      int errnum;
+      memcpy(&errnum, buf + i + 1, sizeof(errnum));
+      buf[len] = '\0';
+      guise_error_release(err);
+      guise_fail(err, 0, "%s", buf + i + 1 + sizeof(errnum));
+      if (*err != NULL) (*err)->errnum = errnum;
+      return true;
+    } else {
+      break;
+    }
+  }
+  return false;
 }
 
 static pid_t clone_container(const struct container_spec *spec, guise_error **err)
@@ -162,14 +265,21 @@ static pid_t clone_container(const struct container_spec *spec, guise_error **er
     flags |= CLONE_NEWNET;
   /* Without CLONE_VM the raw clone behaves like fork, with the namespaces created. */
   pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
-  if (pid < 0 && errno == EINVAL) /* a kernel without cgroup namespaces */
-    pid = (pid_t)syscall(SYS_clone, (flags & ~(unsigned long)CLONE_NEWCGROUP) | SIGCHLD, 0, 0, 0, 0);
-  if (pid < 0) {
-    if (errno == EPERM || errno == ENOSPC || errno == EUSERS)
-      return guise_fail_errno(err, "create the container's namespaces (are unprivileged user "
-                                   "namespaces allowed? see /proc/sys/user/max_user_namespaces)");
-    return guise_fail_errno(err, "create the container's namespaces");
+  if (pid < 0 && (errno == EINVAL || errno == EPERM)) {
+    /* EINVAL: a kernel without cgroup namespaces.  EPERM: maybe a seccomp profile that allows
+     * only some namespaces; the cgroup namespace is the one a container can do without (it
+     * then sees the outer cgroup paths). */
+    int first = errno;
+    pid =
+        (pid_t)syscall(SYS_clone, (flags & ~(unsigned long)CLONE_NEWCGROUP) | SIGCHLD, 0, 0, 0, 0);
+    if (pid > 0 && first == EPERM)
+      sandbox_notice(SANDBOX_NOTICE_CGROUPNS,
+                     "a cgroup namespace is refused (%s): the container shares the outer one",
+                     strerror(first));
+    else if (pid < 0 && errno == EINVAL)
+      errno = first;
   }
+  if (pid < 0) return sandbox_namespaces_failed(errno, err);
   return pid;
 }
 
@@ -295,12 +405,14 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
 
   struct child_args args = {
       .spec = spec,
-      .host_uid = geteuid(),
-      .host_gid = getegid(),
       .sync_fd = -1,
       .fake_sock = -1,
       .stdin_fd = -1,
+      .setup_err_fd = -1,
   };
+  /* The kernel's ids, not a faked view: an outer guise run -u 1000 answers geteuid() with
+   * 1000 while the kernel checks the map against the real one. */
+  kernel_ids(true, &args.host_uid, &args.host_gid);
   _cleanup_close_ int parent_sock = -1, stdin_sock = -1, stdin_child = -1;
   /* -i on a terminal, without -t: the container, in a session of its own, would read the terminal
    * unchecked by its job control (in the background, or after Ctrl-Z stopped guise) what is typed
@@ -350,9 +462,24 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
     args.fake_sock = faker.container_sock;
   }
 
+  _cleanup_close_ int setup_err = -1;
+  {
+    int pair[2];
+    if (pipe2(pair, O_CLOEXEC) < 0) {
+      int saved = errno;
+      if (args.sync_fd >= 0) close(args.sync_fd);
+      fake_supervisor_close_container_end(&faker);
+      fake_supervisor_reap(&faker, true, NULL);
+      fake_supervisor_release_listener(&faker);
+      sigprocmask(SIG_SETMASK, &args.parent_mask, NULL);
+      return guise_fail(err, saved, "create a pipe for the container's setup errors");
+    }
+    setup_err = pair[0];
+    args.setup_err_fd = pair[1];
+  }
   pid_t child = clone_container(spec, err);
-  if (child == 0)
-    child_main(&args);
+  if (child == 0) child_main(&args);
+  close(args.setup_err_fd);
   fake_supervisor_close_container_end(&faker);
   if (child < 0) {
     if (args.sync_fd >= 0)
@@ -362,8 +489,10 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
     sigprocmask(SIG_SETMASK, &args.parent_mask, NULL);
     if (spec->isolation == ISOLATION_AUTO && isolation_none_fallback((*err)->errnum)) {
       /* Found out by trying: no user namespace here.  The tracer shows the rootfs instead. */
+      /* sandbox_namespaces_failed said the cause and the fix for full isolation. */
       _cleanup_free_ char *why = NULL;
-      if (asprintf(&why, "cannot create a user namespace (%s)", strerror((*err)->errnum)) < 0)
+      if (asprintf(&why, "cannot create a user namespace (%s): %s", strerror((*err)->errnum),
+                   (*err)->msg) < 0)
         why = NULL;
       isolation_none_notice(why);
       guise_error_release(err);
@@ -390,7 +519,18 @@ int container_run(const struct container_spec *spec, int *exit_status, guise_err
   *exit_status = 125;
   int rc = supervise(spec, child, sigfd, master, stdin_sock, &faker, exit_status, err);
   raw_terminal_leave(&raw);
-  if (rc < 0) {
+  bool setup_error = false, reaped = rc == 0;
+  /* The container's first process (or its command, before exec) said which notices it showed,
+   * and why it gave up if it did; then the supervisor, which only saw the container go, would
+   * add a second, misleading error. */
+  if (read_setup_reports(setup_err, err)) {
+    setup_error = true;
+    rc = -1;
+  }
+  if (setup_error) {
+    if (!reaped) waitpid(child, NULL, 0); /* it is exiting: it wrote its last words */
+    fake_supervisor_reap(&faker, true, NULL);
+  } else if (rc < 0) {
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
     fake_supervisor_reap(&faker, true, NULL);

@@ -13,6 +13,7 @@
 
 #include "fakefs/policy.h"
 #include "runtime/fake_filter.h"
+#include "runtime/sandbox.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
 
@@ -67,6 +68,7 @@ static __attribute__((noreturn)) void supervisor_main(int sock, int status_fd, i
   int r = tracer_serve(sock, keeper, 0, fakefs_policy_tracer(fp), NULL, &err);
   if (r == 0) r = fakefs_policy_forget_volatile(fp, &err);
   if (r < 0) {
+    if (err != NULL && strstr(err->msg, "ptrace") != NULL) sandbox_explain_ptrace(&err);
     report(status_fd, err);
     _exit(1);
   }

@@ -139,7 +139,7 @@ static __attribute__((noreturn)) void child_main(const struct container_spec *sp
   if (tracer_child_install_backend(sock, filter, TRACER_BACKEND_PTRACE, NULL, &err) < 0) goto fail;
   close(sock);
   /* Nothing of the caller's but stdin, stdout and stderr reaches the command. */
-  if (process_close_fds(-1, &err) < 0) goto fail;
+  if (process_close_fds(-1, -1, &err) < 0) goto fail;
   /* From here on paths are the guest's: the tracer translates them. */
   const char *cwd = spec->cwd != NULL ? spec->cwd : "/";
   if (chdir(cwd) < 0) {

@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "runtime/sandbox.h"
 #include "util/cleanup.h"
 
 static int open_in_root(int rootfd, const char *path, int flags)
@@ -175,6 +176,39 @@ static int mount_fs_at(const struct mount_spec *m, int target_fd, guise_error **
   return 0;
 }
 
+/* A fresh procfs or sysfs, or where the kernel refuses one, the one we were given.  The kernel
+ * refuses a new proc in a user namespace when the proc we can see has parts hidden by mounts
+ * on top ("mount too revealing": Docker, podman and Kubernetes mask /proc/kcore and others;
+ * sysfs likewise, /sys/firmware), and seccomp profiles may refuse mount outright.  A bind of
+ * ours, recursively, keeps those masks (the container's own masked paths go on top later).  A
+ * bound /proc shows the outer pid namespace: /proc/self still resolves (to the reader's pid
+ * there), but the container sees outer processes and /proc/PID names outer pids; a bound
+ * /sys shows the outer network namespace's devices. */
+static int mount_kernel_fs_at(const struct mount_spec *m, int target_fd, guise_error **err)
+{
+  char target[64];
+  snprintf(target, sizeof(target), "/proc/self/fd/%d", target_fd);
+  unsigned long flags = m->flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT);
+  if (mount(m->source ? m->source : m->type, target, m->type, flags, m->data) == 0) return 0;
+  if (errno != EPERM && errno != EACCES)
+    return guise_fail_errno(err, "mount %s on %s failed", m->type, m->destination);
+  int saved = errno;
+  bool proc = strcmp(m->type, "proc") == 0;
+  const char *outer = proc ? "/proc" : "/sys";
+  if (mount_bind_at(AT_FDCWD, outer, target_fd, mount_flags_to_attrs(flags), true, outer, NULL) < 0)
+    return guise_fail(err, saved,
+                      "mount %s on %s failed (the outer container masks parts of %s; "
+                      "unmask it: podman run --security-opt unmask=ALL, docker run "
+                      "--security-opt systempaths=unconfined, Kubernetes "
+                      "securityContext.procMount: Unmasked)",
+                      m->type, m->destination, outer);
+  sandbox_notice(proc ? SANDBOX_NOTICE_PROC : SANDBOX_NOTICE_SYS,
+                 "a new %s is refused (%s; the outer container masks parts of it): using the "
+                 "outer %s, whose %s the container sees",
+                 outer, strerror(saved), outer, proc ? "processes" : "network devices");
+  return 0;
+}
+
 int mount_apply(int rootfd, const struct mount_spec *m, guise_error **err)
 {
   if (m->destination == NULL || m->destination[0] != '/')
@@ -199,8 +233,9 @@ int mount_apply(int rootfd, const struct mount_spec *m, guise_error **err)
     return mount_bind_at(AT_FDCWD, source, target, attrs, recursive, what, err);
   }
   _cleanup_close_ int target = rootfs_open_path(rootfd, m->destination, MOUNTPOINT_DIR, err);
-  if (target < 0)
-    return -1;
+  if (target < 0) return -1;
+  if (m->type != NULL && (strcmp(m->type, "proc") == 0 || strcmp(m->type, "sysfs") == 0))
+    return mount_kernel_fs_at(m, target, err);
   return mount_fs_at(m, target, err);
 }
 

@@ -204,11 +204,17 @@ static int close_fd_range(unsigned first, unsigned last, guise_error **err)
   return 0;
 }
 
-int process_close_fds(int keep, guise_error **err)
+int process_close_fds(int keep_a, int keep_b, guise_error **err)
 {
-  if (keep <= STDERR_FILENO) return close_fd_range(STDERR_FILENO + 1, ~0U, err);
-  if (close_fd_range(STDERR_FILENO + 1, (unsigned)keep - 1, err) < 0) return -1;
-  return close_fd_range((unsigned)keep + 1, ~0U, err);
+  int lo = keep_a < keep_b ? keep_a : keep_b, hi = keep_a < keep_b ? keep_b : keep_a;
+  unsigned next = STDERR_FILENO + 1;
+  const int keep[2] = {lo, hi};
+  for (int i = 0; i < 2; i++) {
+    if (keep[i] < (int)next) continue;
+    if (close_fd_range(next, (unsigned)keep[i] - 1, err) < 0) return -1;
+    next = (unsigned)keep[i] + 1;
+  }
+  return close_fd_range(next, ~0U, err);
 }
 
 int process_init_loop(pid_t child)

@@ -25,11 +25,11 @@ int process_apply_privileges(const struct container_spec *spec, cap_t caps, guis
  * Returns only on failure, with the docker-convention status in *status (126 or 127). */
 int process_exec(const struct container_spec *spec, int *status, guise_error **err);
 
-/* Close every descriptor above stderr but keep (-1: none).  Called in the container once it is
+/* Close every descriptor above stderr but keep_a and keep_b (-1: none).  Called in the container once it is
  * set up: its processes get nothing of guise's (the store, context and rootfs directories, the
  * faked-state database, which init would keep for good: it never execs, so O_CLOEXEC does not
  * close them) nor of guise's caller (`exec 7<$HOME`). */
-int process_close_fds(int keep, guise_error **err);
+int process_close_fds(int keep_a, int keep_b, guise_error **err);
 
 /* Run as PID 1: wait for signals, forward them to child, reap every zombie, and return the
  * child's exit status (128+N if killed by signal N) once it exits. */

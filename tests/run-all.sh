@@ -16,6 +16,9 @@
 #   GUISE_TEST_FILE_TIMEOUT   seconds per integration file (default 600)
 #   GUISE_TEST_KEEP=1         keep the run directory, failed tests' temp dirs and root requests
 #
+# Engines phase (root only): tests/engines/test_engines.sh runs guise inside podman, a private
+# dockerd and bubblewrap (GUISE_TEST_FILES=test_engines.sh selects it alone).
+#
 # Root verification phase: a test can leave a request (lib.sh's request_root_verify: an OCI
 # layout guise pushed, and a root-made listing to compare with); after the test file's
 # unprivileged run, tests/setup/root-verify.sh, as root, unpacks it with umoci into its own
@@ -243,6 +246,23 @@ run_integration_tests() {
     root_verify "$run" "${base%.sh}" $as_root
     echo "# $base took $((SECONDS - started)) s"
   done
+
+  # guise inside CI containers: real engines (podman, dockerd, bubblewrap) need root to start;
+  # guise runs in them as the containers' users (tests/engines/test_engines.sh).
+  if [ -z "${GUISE_TEST_FILES:-}" ] || [[ " $GUISE_TEST_FILES " == *" test_engines"* ]]; then
+    if [ $as_root -eq 1 ]; then
+      echo "# engines/test_engines.sh (as root; guise from ${GUISE_ENGINE_BUILD:-build/release})"
+      started=$SECONDS
+      mkdir -m 755 "$run/engines"
+      (cd "$run/engines" && TMPDIR="$run/engines" timeout --kill-after=10 900 \
+        bash "$REPO/tests/engines/test_engines.sh") ||
+        tail -n 1 "$run/results" | grep -q '^FAIL ' || echo "FAIL engines/test_engines.sh" >>"$run/results"
+      echo "# test_engines.sh took $((SECONDS - started)) s"
+    else
+      echo "skip - engines/test_engines.sh: not root (the engines must be started as root)"
+      echo "skip engines/test_engines.sh" >>"$run/results"
+    fi
+  fi
 
   local result name
   while read -r result name; do

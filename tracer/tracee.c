@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -468,6 +469,48 @@ int tracee_write(struct tracee *t, uint64_t addr, const void *buf, size_t len, g
                     (unsigned long long)addr);
 }
 
+/* Whether the tracee's descriptor was opened with O_PATH ("flags:" in /proc/TGID/fdinfo/N). */
+static bool tracee_fd_is_opath(pid_t tgid, int tracee_fd)
+{
+  char path[64], text[512];
+  snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", tgid, tracee_fd);
+  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, text, sizeof(text) - 1);
+  if (n <= 0) return false;
+  text[n] = '\0';
+  const char *flags = strstr(text, "flags:");
+  return flags != NULL && (strtoul(flags + strlen("flags:"), NULL, 8) & O_PATH) != 0;
+}
+
+/* pidfd_getfd refused: Docker's default seccomp profile allows it only with CAP_SYS_PTRACE,
+ * Yama's ptrace_scope 2 and 3 refuse its ptrace attach check.  /proc/TGID/fd/N reaches the same
+ * file with a read check only.  What the handlers do with the descriptor (resolve relative
+ * paths, stat, chown, chmod, xattrs) is about the inode, not the open file description; but
+ * they tell an O_PATH descriptor of the tracee (EBADF for fchown) by our copy's flags.  So a
+ * regular file or directory is opened again, read-only (write-only when the owner may only
+ * write), without side effects; other files (sockets, FIFOs, devices, where an open would
+ * block or act) and files we may not open stay O_PATH. */
+static int reopen_tracee_fd(const struct tracer_proc *p, int tracee_fd, pid_t tid,
+                            guise_error **err)
+{
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/fd/%d", p->tgid, tracee_fd);
+  _cleanup_close_ int opath = open(path, O_PATH | O_CLOEXEC);
+  if (opath < 0)
+    return guise_fail(err, errno == ENOENT ? EBADF : errno, "getting descriptor %d of %d failed",
+                      tracee_fd, tid);
+  struct stat st;
+  if (tracee_fd_is_opath(p->tgid, tracee_fd) || fstat(opath, &st) < 0 ||
+      !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+    return steal_fd(&opath);
+  char self[32];
+  snprintf(self, sizeof(self), "/proc/self/fd/%d", opath);
+  int fd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0 && S_ISREG(st.st_mode)) fd = open(self, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  return fd >= 0 ? fd : steal_fd(&opath);
+}
+
 int tracee_dup_fd(struct tracee *t, int tracee_fd, guise_error **err)
 {
   struct tracer_proc *p = tracer_proc_of(t, err);
@@ -476,6 +519,8 @@ int tracee_dup_fd(struct tracee *t, int tracee_fd, guise_error **err)
   if (tracee_fd < 0)
     return guise_fail(err, EBADF, "descriptor %d of %d", tracee_fd, t->tid);
   int fd = (int)syscall(SYS_pidfd_getfd, p->pidfd, tracee_fd, 0);
+  if (fd < 0 && (errno == EPERM || errno == EACCES || errno == ENOSYS))
+    return reopen_tracee_fd(p, tracee_fd, t->tid, err);
   if (fd < 0)
     return guise_fail_errno(err, "getting descriptor %d of %d failed", tracee_fd, t->tid);
   return fd;

@@ -21,6 +21,8 @@ TEST_PACKAGES=(
   golang-github-opencontainers-image-spec-dev # the OCI image-spec JSON schemas (test_images_archives.sh)
   xz-utils # compressed archives in test_images_archives.sh
   rpm createrepo-c # rpmbuild and the repository for test_build_rpm.sh (tests/setup/rpmrepo.sh)
+  podman docker.io # guise in CI containers (tests/engines/test_engines.sh)
+  golang-github-docker-docker-dev # Docker's default seccomp profile (contrib/seccomp/generate.py)
 )
 
 missing=()

@@ -1,0 +1,42 @@
+#!/bin/sh
+# The checks tests/engines/test_engines.sh runs inside each engine's container (or sandbox), as
+# that container's user, with the fixture cache at $GUISE_FX (default /fx, read-only) and guise on PATH.  Prints
+# "== STEP" before each step and "status N" after it; the test asserts on the transcript.
+# GUISE_RUN_OPTS: options for the run step's `guise run` (e.g. --isolation=namespaces).
+#   sh inside.sh [run] [fake] [push] [build]      (default: all four)
+set -u
+fx=${GUISE_FX:-/fx}
+work=$(mktemp -d "${TMPDIR:-/tmp}/guise-ci.XXXXXX") || exit 1
+cd "$work" || exit 1
+export GUISE_ROOT="$work/store"
+steps=${*:-run fake push build}
+for step in $steps; do
+  echo "== $step"
+  case $step in
+  run)
+    mkdir bb && tar --no-same-owner -xf "$fx/busybox.tar" -C bb &&
+      guise run ${GUISE_RUN_OPTS:-} --rootfs bb -- sh -c 'echo "inner uid $(id -u) hostname $(hostname) etc $(cat /etc/hostname) self $(readlink /proc/self)"'
+    ;;
+  fake)
+    # The README's populate step: the tarball's owners, modes and devices go to mb's database.
+    mkdir mb && guise fake --rootfs mb -- tar -xpf "$fx/bookworm-minbase.tar" -C mb &&
+      guise fake --rootfs mb -- stat -c 'faked %u:%g %a %n' mb/var/log/wtmp mb/usr/bin/passwd
+    ;;
+  build)
+    # README's CI jobs: a RUN step, the image written to an archive.
+    mkdir ctx && cp "$fx/busybox.tar" ctx/ &&
+      printf 'FROM scratch\nADD busybox.tar /\nRUN echo built >/built\n' >ctx/Containerfile &&
+      guise build -q --output "oci-archive:$work/app.tar" ctx >/dev/null &&
+      tar -tf "$work/app.tar" index.json && echo built
+    ;;
+  push)
+    { guise import "$fx/busybox.tar" localhost/bb:1 >/dev/null 2>"$work/import.err" ||
+      { cat "$work/import.err" >&2 && false; }; } &&
+      guise push localhost/bb:1 "oci:$work/out:bb" &&
+      grep -q '"org.opencontainers.image.ref.name": "bb"' "$work/out/index.json" && echo pushed bb
+    ;;
+  esac
+  echo "status $?"
+done
+cd / && rm -rf "$work" 2>/dev/null
+exit 0
