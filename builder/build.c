@@ -110,7 +110,8 @@ int rootfs_mkdirs(int rootfd, const char *path, struct fakefs_db *db, uint32_t u
           restart = true;
           continue;
         }
-        if (mkdirat(pfd, base, 0755) < 0 && errno != EEXIST)
+        /* 0755 whatever the umask, as docker and buildah make them. */
+        if (mkdirat(pfd, base, 0755) == 0 ? fchmodat(pfd, base, 0755, 0) < 0 : errno != EEXIST)
           return guise_fail_errno(err, "%s: creating %s failed", what, prefix);
         fd = openat(pfd, base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) return guise_fail_errno(err, "%s: opening %s failed", what, prefix);
@@ -1177,7 +1178,8 @@ static int finish(struct builder *b, struct stage *st, char image_id[72], guise_
  * SOURCE_DATE_EPOCH (the layers carry clamped times, the rootfs the real ones). */
 static void keep_final_rootfs(struct builder *b, struct stage *st, const char *image_id)
 {
-  if (st->rootfd < 0 || st->applied != json_array_size(st->layers) || b->o->source_date_epoch >= 0)
+  if (st->rootfd < 0 || st->applied != json_array_size(st->layers) ||
+      b->o->source_date_epoch >= 0)
     return;
   close(st->rootfd);
   st->rootfd = -1;

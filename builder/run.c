@@ -291,8 +291,7 @@ int spec_apply_user(struct container_spec *spec, int rootfd, const char *user, g
 {
   if (user == NULL || *user == '\0') return 0;
   struct resolved_user u = {0};
-  if (rootfs_resolve_user(rootfd, user, &u, err) < 0)
-    return guise_error_prefix(err, "USER %s", user);
+  if (rootfs_resolve_user(rootfd, user, &u, err) < 0) return guise_error_prefix(err, "USER %s", user);
   spec->uid = u.uid;
   spec->gid = u.gid;
   free(spec->additional_gids);
