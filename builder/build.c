@@ -1178,8 +1178,7 @@ static int finish(struct builder *b, struct stage *st, char image_id[72], guise_
  * SOURCE_DATE_EPOCH (the layers carry clamped times, the rootfs the real ones). */
 static void keep_final_rootfs(struct builder *b, struct stage *st, const char *image_id)
 {
-  if (st->rootfd < 0 || st->applied != json_array_size(st->layers) ||
-      b->o->source_date_epoch >= 0)
+  if (st->rootfd < 0 || st->applied != json_array_size(st->layers) || b->o->source_date_epoch >= 0)
     return;
   close(st->rootfd);
   st->rootfd = -1;

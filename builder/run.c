@@ -291,7 +291,8 @@ int spec_apply_user(struct container_spec *spec, int rootfd, const char *user, g
 {
   if (user == NULL || *user == '\0') return 0;
   struct resolved_user u = {0};
-  if (rootfs_resolve_user(rootfd, user, &u, err) < 0) return guise_error_prefix(err, "USER %s", user);
+  if (rootfs_resolve_user(rootfd, user, &u, err) < 0)
+    return guise_error_prefix(err, "USER %s", user);
   spec->uid = u.uid;
   spec->gid = u.gid;
   free(spec->additional_gids);
@@ -497,7 +498,7 @@ static int cache_dir_for(struct builder *b, struct stage *st, const struct run_m
     _cleanup_close_ int topfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (topfd < 0) return guise_fail_errno(err, "opening %s failed", top);
     _cleanup_free_ char *sub = path_clean(m->source);
-    _cleanup_close_ int fd = rootfs_mkdirs(topfd, sub, NULL, 0, 0, "RUN --mount source=", err);
+    _cleanup_close_ int fd = rootfs_mkdirs(topfd, sub, NULL, 0, 0, "RUN --mount=type=cache", err);
     if (fd < 0) return -1;
     if (asprintf(dir, "%s%s", top, strcmp(sub, "/") == 0 ? "" : sub) < 0) abort();
     return 0;
@@ -514,12 +515,13 @@ static int cache_dir_for(struct builder *b, struct stage *st, const struct run_m
   char key[DIGEST_STR_MAX];
   digest_peek(d, key);
   int r = cache_mount_dir(b, key, dir, err);
-  _cleanup_close_ int fd = r == 0 ? open(*dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-  if (r == 0 && fd < 0) r = guise_fail_errno(err, "opening %s failed", *dir);
-  _cleanup_closedir_ DIR *dd = fd >= 0 ? fdopendir(steal_fd(&fd)) : NULL;
   bool empty = true;
-  for (struct dirent *e; r == 0 && dd != NULL && empty && (e = readdir(dd)) != NULL;)
-    empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+  if (r == 0) {
+    _cleanup_closedir_ DIR *dd = opendir(*dir);
+    if (dd == NULL) r = guise_fail_errno(err, "opening %s failed", *dir);
+    for (struct dirent *e; dd != NULL && empty && (e = readdir(dd)) != NULL;)
+      empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+  }
   if (r == 0 && empty) {
     r = copy_tree_to_dir(&fs.root, m->source, *dir, err);
     _cleanup_free_ char *db = NULL;

@@ -143,9 +143,9 @@ CF
   build -t vol
   assert_status 0
   assert_eq '{"/data":{},"/var/lib/app":{}}' "$(config localhost/vol 'c["Volumes"]')" "Volumes"
-  run_guise run --rm --root store localhost/vol stat -c '%U %a' /data
+  run_guise run --rm --root store localhost/vol stat -c '%F %a' /var/lib/app
   assert_status 0
-  assert_eq "nobody 755" "$OUT" "the directory is in the image"
+  assert_eq "directory 755" "$OUT" "the directory is in the image"
 }
 
 # 8. -f - reads the Containerfile from standard input.
