@@ -41,6 +41,94 @@ void remove_tree(const char *path)
   rm_rf_at(AT_FDCWD, path, NULL);
 }
 
+char *path_clean(const char *path)
+{
+  _cleanup_strv_ char **parts = ignore_path_parts(path);
+  size_t len = 2;
+  for (size_t i = 0; parts[i] != NULL; i++)
+    len += strlen(parts[i]) + 1;
+  char *out = calloc(1, len);
+  if (out == NULL) abort();
+  size_t n = 0;
+  for (size_t i = 0; parts[i] != NULL; i++)
+    n += (size_t)sprintf(out + n, "/%s", parts[i]);
+  if (n == 0) strcpy(out, "/");
+  return out;
+}
+
+/* The path inside the rootfs that the directory fd is (as the kernel resolved it). */
+static char *path_in_root(int rootfd, int fd)
+{
+  char self[64], root[PATH_MAX], real[PATH_MAX];
+  snprintf(self, sizeof(self), "/proc/self/fd/%d", rootfd);
+  ssize_t rn = readlink(self, root, sizeof(root) - 1);
+  snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(self, real, sizeof(real) - 1);
+  if (rn < 0 || n < rn) return NULL;
+  root[rn] = real[n] = '\0';
+  if (strncmp(real, root, (size_t)rn) != 0 || (real[rn] != '/' && real[rn] != '\0')) return NULL;
+  return path_clean(real[rn] ? real + rn : "/");
+}
+
+int rootfs_mkdirs(int rootfd, const char *path, struct fakefs_db *db, uint32_t uid, uint32_t gid,
+                  const char *what, guise_error **err)
+{
+  _cleanup_free_ char *want = path_clean(path);
+  for (int links = 0;; links++) {
+    if (links > 40) return guise_fail(err, ELOOP, "%s: resolving %s failed", what, path);
+    bool restart = false;
+    char prefix[PATH_MAX] = "/";
+    for (const char *p = want + 1; *p != '\0' && !restart;) {
+      size_t n = strcspn(p, "/");
+      char parent[PATH_MAX];
+      snprintf(parent, sizeof(parent), "%s", prefix);
+      if (strlen(prefix) + n + 2 > sizeof(prefix))
+        return guise_fail(err, ENAMETOOLONG, "%s: %s", what, path);
+      if (strcmp(prefix, "/") != 0) strcat(prefix, "/");
+      strncat(prefix, p, n);
+      const char *name = p;
+      p += n + (p[n] == '/');
+      _cleanup_close_ int fd = openat2_in(rootfd, prefix, O_PATH, 0);
+      if (fd < 0 && errno != ENOENT)
+        return guise_fail_errno(err, "%s: opening %s failed", what, prefix);
+      if (fd < 0) {
+        _cleanup_close_ int pfd = openat2_in(rootfd, parent, O_RDONLY | O_DIRECTORY, 0);
+        if (pfd < 0) return guise_fail_errno(err, "%s: opening %s failed", what, parent);
+        _cleanup_free_ char *base = strndup(name, n);
+        char target[PATH_MAX];
+        ssize_t tn = readlinkat(pfd, base, target, sizeof(target) - 1);
+        if (tn >= 0) {
+          /* A dangling symlink: its target is made, resolved inside the rootfs from where the
+           * link really is, as docker does. */
+          target[tn] = '\0';
+          _cleanup_free_ char *at = path_in_root(rootfd, pfd);
+          _cleanup_free_ char *next = NULL;
+          if (at == NULL) return guise_fail(err, 0, "%s: resolving %s failed", what, parent);
+          if (asprintf(&next, "%s/%s/%s", target[0] == '/' ? "" : at, target, p) < 0) abort();
+          free(want);
+          want = path_clean(next);
+          restart = true;
+          continue;
+        }
+        /* 0755 whatever the umask, as docker and buildah make them. */
+        if (mkdirat(pfd, base, 0755) == 0 ? fchmodat(pfd, base, 0755, 0) < 0 : errno != EEXIST)
+          return guise_fail_errno(err, "%s: creating %s failed", what, prefix);
+        fd = openat(pfd, base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) return guise_fail_errno(err, "%s: opening %s failed", what, prefix);
+        if (db != NULL && meta_record(db, fd, prefix, uid, gid, S_IFDIR | 0755, 0, err) < 0)
+          return -1;
+      }
+      struct stat sb;
+      if (fstat(fd, &sb) < 0 || !S_ISDIR(sb.st_mode))
+        return guise_fail(err, ENOTDIR, "%s: %s is not a directory", what, prefix);
+    }
+    if (restart) continue;
+    int fd = openat2_in(rootfd, want, O_RDONLY | O_DIRECTORY, 0);
+    if (fd < 0) return guise_fail_errno(err, "%s: opening %s failed", what, want);
+    return fd;
+  }
+}
+
 void build_say(struct builder *b, const char *fmt, ...)
 {
   if (b->o->progress == NULL) return;
@@ -207,7 +295,9 @@ struct stage *stage_find(struct builder *b, const char *name, size_t before)
 {
   uint32_t index;
   if (parse_id(name, &index)) return index < before ? &b->stages[index] : NULL;
-  for (size_t i = 0; i < before && i < b->n_stages; i++)
+  /* A repeated name: the latest stage of that name before the reference, as BuildKit resolves
+   * FROM (its later stages overwrite the earlier ones by name). */
+  for (size_t i = before < b->n_stages ? before : b->n_stages; i-- > 0;)
     if (b->stages[i].name != NULL && strcasecmp(b->stages[i].name, name) == 0) return &b->stages[i];
   return NULL;
 }
@@ -355,6 +445,17 @@ void build_layers_of(const struct stored_image *img, json_t *layers)
   }
 }
 
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* The base's SHELL (its config's Shell, docker's field) is the stage's. */
+static void stage_shell_from_config(struct stage *st)
+{
+  json_t *shell = json_object_get(st->config, "Shell");
+  if (!json_is_array(shell) || json_array_size(shell) == 0) return;
+  json_decref(st->shell);
+  st->shell = json_deep_copy(shell);
+}
+
 static int stage_from(struct builder *b, struct stage *st, const struct cf_instruction *in,
                       guise_error **err)
 {
@@ -371,12 +472,15 @@ static int stage_from(struct builder *b, struct stage *st, const struct cf_instr
     if (!prev->done) return guise_fail(err, 0, "stage %s was not built", prev->name);
     json_decref(st->config);
     st->config = json_deep_copy(prev->config);
+    stage_shell_from_config(st);
     json_array_extend(st->layers, prev->layers);
     json_array_extend(st->diff_ids, prev->diff_ids);
     json_array_extend(st->history, prev->history);
     if (asprintf(&identity, "stage %s", prev->chain) < 0) abort();
   } else if (strcasecmp(base, "scratch") == 0) {
-    identity = strdup("scratch");
+    /* As docker and buildah: an image made from nothing gets the default PATH. */
+    json_env_set(st->config, "PATH", DEFAULT_PATH);
+    identity = strdup("scratch PATH=" DEFAULT_PATH);
   } else {
     _cleanup_stored_image_ struct stored_image *img = NULL;
     if (load_image(b, base, platform, &img, err) < 0) return -1;
@@ -384,6 +488,7 @@ static int stage_from(struct builder *b, struct stage *st, const struct cf_instr
     if (json_is_object(cfg)) {
       json_decref(st->config);
       st->config = json_deep_copy(cfg);
+      stage_shell_from_config(st);
     }
     build_layers_of(img, st->layers);
     json_t *ids = json_object_get(json_object_get(img->config->json, "rootfs"), "diff_ids");
@@ -506,6 +611,8 @@ static int step_config(struct builder *b, struct stage *st, const struct cf_inst
     st->shell = json_array();
     for (size_t i = 0; in->args[i] != NULL; i++)
       json_array_append_new(st->shell, json_string(in->args[i]));
+    /* Kept in the image (docker's config.Shell): images built FROM it run with it. */
+    json_object_set_new(c, "Shell", json_deep_copy(st->shell));
     break;
   case CF_EXPOSE:
     for (size_t i = 0; words != NULL && words[i] != NULL; i++) {
@@ -537,6 +644,10 @@ static int step_config(struct builder *b, struct stage *st, const struct cf_inst
     for (size_t i = 0; list != NULL && list[i] != NULL; i++) {
       if (*list[i] == '\0') return guise_fail(err, 0, "VOLUME: an empty path");
       json_object_set_new(object_member(c, "Volumes"), list[i], json_object());
+      /* As buildah: the directory is made (root's, 0755) in the next layer, so that later
+       * steps can use it. */
+      _cleanup_free_ char *abs = stage_abs_path(st, list[i]);
+      strv_append(&st->volumes, abs);
     }
     break;
   }
@@ -593,21 +704,7 @@ static int workdir_set(struct builder *b, struct stage *st, const struct cf_inst
   if (*dir == '\0') return guise_fail(err, 0, "WORKDIR is empty");
   _cleanup_free_ char *joined = stage_abs_path(st, dir);
   /* Cleaned lexically, as docker records it: no "//", ".", ".." or trailing "/". */
-  _cleanup_free_ char *abs = calloc(1, strlen(joined) + 2);
-  if (abs == NULL) abort();
-  size_t len = 0;
-  for (char *save = NULL, *c = strtok_r(joined, "/", &save); c != NULL;
-       c = strtok_r(NULL, "/", &save)) {
-    if (strcmp(c, ".") == 0) continue;
-    if (strcmp(c, "..") == 0) {
-      while (len > 0 && abs[--len] != '/')
-        ;
-      abs[len] = '\0';
-      continue;
-    }
-    len += (size_t)sprintf(abs + len, "/%s", c);
-  }
-  if (len == 0) strcpy(abs, "/");
+  _cleanup_free_ char *abs = path_clean(joined);
   json_object_set_new(st->config, "WorkingDir", json_string(abs));
   return 0;
 }
@@ -624,38 +721,11 @@ static int workdir_make(struct builder *b, struct stage *st, guise_error **err)
   _cleanup_fakefs_db_ struct fakefs_db *db = NULL;
   int r = open_stage_db(st, FAKEFS_DB_CREATE, &db, err);
   /* Each missing component, as mkdir -p as that user would. */
-  char prefix[PATH_MAX] = "";
-  size_t len = 0;
-  for (const char *p = dir; r == 0 && *p != '\0';) {
-    while (*p == '/')
-      p++;
-    size_t n = strcspn(p, "/");
-    if (n == 0) break;
-    if (len + n + 2 >= sizeof(prefix)) {
-      r = guise_fail(err, ENAMETOOLONG, "WORKDIR %s", dir);
-      break;
-    }
-    char parent[PATH_MAX];
-    snprintf(parent, sizeof(parent), "%s", len ? prefix : "/");
-    prefix[len++] = '/';
-    memcpy(prefix + len, p, n);
-    len += n;
-    prefix[len] = '\0';
-    _cleanup_close_ int fd = openat2_in(st->rootfd, prefix, O_PATH, 0);
-    if (fd < 0) {
-      _cleanup_close_ int pfd = openat2_in(st->rootfd, parent, O_RDONLY | O_DIRECTORY, 0);
-      _cleanup_free_ char *name = strndup(p, n);
-      if (pfd < 0 || mkdirat(pfd, name, 0755) < 0) {
-        r = guise_fail_errno(err, "creating %s failed", prefix);
-        break;
-      }
-      fd = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0)
-        r = guise_fail_errno(err, "opening %s failed", prefix);
-      else if (u.uid != 0 || u.gid != 0)
-        r = meta_record(db, fd, prefix, u.uid, u.gid, S_IFDIR | 0755, 0, err);
-    }
-    p += n;
+  if (r == 0) {
+    int fd = rootfs_mkdirs(st->rootfd, dir, u.uid != 0 || u.gid != 0 ? db : NULL, u.uid, u.gid,
+                           "WORKDIR", err);
+    r = fd < 0 ? -1 : 0;
+    if (fd >= 0) close(fd);
   }
   resolved_user_clear(&u);
   return r;
@@ -699,10 +769,11 @@ static int step_fs(struct builder *b, struct stage *st, const struct cf_instruct
     add_history(b, st, sde_time ? sde_time : e.created, in->original, e.layer == NULL);
     cache_entry_clear(&e);
     memcpy(st->chain, key, sizeof(key));
+    strv_free(steal_ptr(&st->volumes)); /* the cached layer has them: the key covers VOLUME */
     return 0;
   }
   if (stage_materialize(b, st, err) < 0) return -1;
-  if (in->kind == CF_WORKDIR) {
+  if (in->kind == CF_WORKDIR && st->volumes == NULL) {
     _cleanup_close_ int existing = openat2_in(
         st->rootfd, json_string_value(json_object_get(st->config, "WorkingDir")), O_PATH, 0);
     if (existing >= 0) {
@@ -716,6 +787,12 @@ static int step_fs(struct builder *b, struct stage *st, const struct cf_instruct
   }
   _cleanup_rootfs_snapshot_ struct rootfs_snapshot *before = NULL;
   if (stage_snapshot(st, &before, err) < 0) return -1;
+  for (size_t i = 0; st->volumes != NULL && st->volumes[i] != NULL; i++) {
+    int fd = rootfs_mkdirs(st->rootfd, st->volumes[i], NULL, 0, 0, "VOLUME", err);
+    if (fd < 0) return -1;
+    close(fd);
+  }
+  strv_free(steal_ptr(&st->volumes));
   if (in->kind == CF_RUN)
     r = step_run(b, st, in, err);
   else if (in->kind == CF_WORKDIR)
@@ -842,6 +919,7 @@ int build_apply_changes(char *const *changes, json_t *config, int64_t source_dat
   }
   json_decref(st.history);
   json_decref(st.shell);
+  strv_free(st.volumes);
   return r;
 }
 
@@ -909,10 +987,12 @@ static int plan_stages(struct builder *b, guise_error **err)
       st->index = b->n_stages++;
       st->first = i;
       if (in->args[1] != NULL) {
+        /* Accepted, as buildah and BuildKit do (BuildKit warns): references resolve to the
+         * latest stage of the name before them (stage_find). */
         if (stage_find(b, in->args[2], st->index) != NULL &&
             !isdigit((unsigned char)in->args[2][0]))
-          return guise_fail(err, 0, "%s:%d: a stage named '%s' exists already", b->cf->path,
-                            in->line, in->args[2]);
+          build_say(b, "WARNING: %s:%d: duplicate stage name '%s', stage names should be unique",
+                    b->cf->path, in->line, in->args[2]);
         st->name = strdup(in->args[2]);
       }
     }
@@ -921,7 +1001,7 @@ static int plan_stages(struct builder *b, guise_error **err)
   struct stage *target = &b->stages[b->n_stages - 1];
   if (b->o->target != NULL) {
     target = NULL;
-    for (size_t i = 0; i < b->n_stages; i++)
+    for (size_t i = 0; i < b->n_stages; i++) /* the last of a repeated name */
       if (b->stages[i].name != NULL && strcasecmp(b->stages[i].name, b->o->target) == 0)
         target = &b->stages[i];
     if (target == NULL)
@@ -1098,8 +1178,7 @@ static int finish(struct builder *b, struct stage *st, char image_id[72], guise_
  * SOURCE_DATE_EPOCH (the layers carry clamped times, the rootfs the real ones). */
 static void keep_final_rootfs(struct builder *b, struct stage *st, const char *image_id)
 {
-  if (st->rootfd < 0 || st->applied != json_array_size(st->layers) ||
-      b->o->source_date_epoch >= 0)
+  if (st->rootfd < 0 || st->applied != json_array_size(st->layers) || b->o->source_date_epoch >= 0)
     return;
   close(st->rootfd);
   st->rootfd = -1;
@@ -1123,6 +1202,7 @@ static void stage_clear(struct stage *st)
   json_decref(st->history);
   json_decref(st->shell);
   strv_free(st->args);
+  strv_free(st->volumes);
 }
 
 static int read_containerfile(const struct build_options *o, struct containerfile **cf,
@@ -1139,8 +1219,15 @@ static int read_containerfile(const struct build_options *o, struct containerfil
     }
   }
   _cleanup_free_ char *text = NULL;
-  if (read_file_at(AT_FDCWD, path, &text, NULL, err) < 0)
+  bool from_stdin = strcmp(path, "-") == 0; /* -f - as docker and podman */
+  if (from_stdin) {
+    free(path);
+    path = strdup("<stdin>");
+    if (read_file_at(AT_FDCWD, "/dev/stdin", &text, NULL, err) < 0)
+      return guise_error_prefix(err, "reading the Containerfile from standard input");
+  } else if (read_file_at(AT_FDCWD, path, &text, NULL, err) < 0) {
     return guise_error_prefix(err, "reading the Containerfile %s", path);
+  }
   if (containerfile_parse(path, text, cf, err) < 0) return -1;
   /* FILE.containerignore / FILE.dockerignore next to the Containerfile win over the context's
    * .containerignore / .dockerignore (as BuildKit and buildah). */
@@ -1150,7 +1237,7 @@ static int read_containerfile(const struct build_options *o, struct containerfil
       asprintf(&c4, "%s/.dockerignore", o->context) < 0)
     abort();
   const char *candidates[] = {c1, c2, c3, c4};
-  for (size_t i = 0; i < 4; i++) {
+  for (size_t i = from_stdin ? 2 : 0; i < 4; i++) {
     if (access(candidates[i], F_OK) < 0) continue;
     if (read_file_at(AT_FDCWD, candidates[i], ignore_text, NULL, err) < 0)
       return guise_error_prefix(err, "reading %s", candidates[i]);
@@ -1212,6 +1299,15 @@ int build_image(const struct build_options *o, char image_id[72], guise_error **
     guise_fail_errno(err, "opening the build context %s failed", o->context);
     goto out;
   }
+  /* ARGs before the first FROM, before planning: stage references made of them
+   * (FROM stage_${V}) must be known to work out which stages are needed. */
+  for (size_t i = 0; i < b.cf->n && b.cf->ins[i].kind == CF_ARG; i++)
+    for (size_t k = 0; b.cf->ins[i].args[k] != NULL; k++)
+      if (declare_arg(&b, &b.global_args, b.cf->ins[i].args[k], global_lookup, &b, &global_material,
+                      err) < 0) {
+        guise_error_prefix(err, "%s:%d: %s", b.cf->path, b.cf->ins[i].line, b.cf->ins[i].original);
+        goto out;
+      }
   if (plan_stages(&b, err) < 0) goto out;
   if (image_store_open(o->store_root, &b.store, err) < 0) goto out;
   remove_stale_work(b.store->root);
@@ -1228,14 +1324,6 @@ int build_image(const struct build_options *o, char image_id[72], guise_error **
     guise_fail_errno(err, "creating %s failed", b.cache_dir);
     goto out;
   }
-  /* ARGs before the first FROM. */
-  for (size_t i = 0; i < b.cf->n && b.cf->ins[i].kind == CF_ARG; i++)
-    for (size_t k = 0; b.cf->ins[i].args[k] != NULL; k++)
-      if (declare_arg(&b, &b.global_args, b.cf->ins[i].args[k], global_lookup, &b, &global_material,
-                      err) < 0) {
-        guise_error_prefix(err, "%s:%d: %s", b.cf->path, b.cf->ins[i].line, b.cf->ins[i].original);
-        goto out;
-      }
   size_t of = 0, nth = 0;
   for (size_t i = 0; i < b.n_stages; i++)
     of += b.stages[i].needed;

@@ -21,7 +21,7 @@
 
 struct build_options {
   const char *context;       /* directory COPY and ADD read from */
-  const char *containerfile; /* path; NULL: CONTEXT/Containerfile, else CONTEXT/Dockerfile */
+  const char *containerfile; /* path, "-": stdin; NULL: CONTEXT/Containerfile, else Dockerfile */
   char **tags;               /* names to give the image (NULL-terminated, may be NULL) */
   char **build_args;         /* "NAME=VALUE" or "NAME" (the caller's value), may be NULL */
   const char *target;        /* stage to stop at; NULL: the last */

@@ -27,13 +27,14 @@ static const struct keyword {
   const char *keyword;
   enum cf_kind kind;
   enum arg_form form;
-  /* Flags the instruction takes, space-separated; a trailing '*' marks a repeatable one. */
+  /* Flags the instruction takes, space-separated; a trailing '*' marks a repeatable one, a
+   * trailing '?' a boolean one (--link alone means --link=true). */
   const char *flags;
 } keywords[] = {
     {"FROM", CF_FROM, FORM_WORDS, "platform"},
     {"RUN", CF_RUN, FORM_CMD, "mount* network security"},
-    {"COPY", CF_COPY, FORM_COPY, "from chown chmod link parents exclude*"},
-    {"ADD", CF_ADD, FORM_COPY, "chown chmod link checksum keep-git-dir exclude*"},
+    {"COPY", CF_COPY, FORM_COPY, "from chown chmod link? parents? exclude*"},
+    {"ADD", CF_ADD, FORM_COPY, "chown chmod link? checksum keep-git-dir? exclude*"},
     {"ENV", CF_ENV, FORM_PAIRS, NULL},
     {"ARG", CF_ARG, FORM_WORDS, NULL},
     {"WORKDIR", CF_WORKDIR, FORM_LINE, NULL},
@@ -281,16 +282,18 @@ static const struct keyword *find_keyword(const char *p, size_t len)
   return NULL;
 }
 
-/* Is name among the space-separated list allowed (with '*': *repeatable)? */
-static bool flag_allowed(const char *allowed, const char *name, size_t len, bool *repeatable)
+/* Is name among the space-separated list allowed (with '*': *repeatable, '?': *boolean)? */
+static bool flag_allowed(const char *allowed, const char *name, size_t len, bool *repeatable,
+                         bool *boolean)
 {
   for (const char *a = allowed; a != NULL && *a != '\0';) {
     const char *e = strchr(a, ' ');
     size_t alen = e ? (size_t)(e - a) : strlen(a);
-    bool rep = a[alen - 1] == '*';
-    size_t nlen = rep ? alen - 1 : alen;
+    bool rep = a[alen - 1] == '*', is_bool = a[alen - 1] == '?';
+    size_t nlen = rep || is_bool ? alen - 1 : alen;
     if (nlen == len && strncmp(a, name, len) == 0) {
       *repeatable = rep;
+      *boolean = is_bool;
       return true;
     }
     a = e ? e + 1 : a + alen;
@@ -308,8 +311,8 @@ static int parse_flags(const struct where *w, const struct keyword *kw, const ch
       end++;
     _cleanup_free_ char *flag = dup_range(p, end);
     size_t nlen = strcspn(flag + 2, "=");
-    bool repeatable = false;
-    if (nlen == 0 || !flag_allowed(kw->flags, flag + 2, nlen, &repeatable))
+    bool repeatable = false, boolean = false;
+    if (nlen == 0 || !flag_allowed(kw->flags, flag + 2, nlen, &repeatable, &boolean))
       return fail_at(w, err, "unknown flag %.*s for %s: '%s'", (int)nlen + 2, flag, kw->keyword,
                      in->original);
     if (!repeatable) {
@@ -317,9 +320,19 @@ static int parse_flags(const struct where *w, const struct keyword *kw, const ch
       if (cf_flag(in, name) != NULL)
         return fail_at(w, err, "%s flag --%s given twice: '%s'", kw->keyword, name, in->original);
     }
-    if (flag[2 + nlen] == '=' && flag[3 + nlen] == '\0')
+    const char *value = flag[2 + nlen] == '=' ? flag + 3 + nlen : NULL;
+    /* As docker's parser: a value comes after '=', never in the next word ("--chown 1:1" would
+     * otherwise make 1:1 a source). */
+    if (value == NULL && !boolean)
+      return fail_at(w, err, "%s flag --%.*s needs a value, written --%.*s=VALUE: '%s'",
+                     kw->keyword, (int)nlen, flag + 2, (int)nlen, flag + 2, in->original);
+    if (value != NULL && *value == '\0')
       return fail_at(w, err, "%s flag --%.*s needs a value: '%s'", kw->keyword, (int)nlen, flag + 2,
                      in->original);
+    if (value != NULL && boolean && strcasecmp(value, "true") != 0 &&
+        strcasecmp(value, "false") != 0)
+      return fail_at(w, err, "%s flag --%.*s takes true or false, not '%s': '%s'", kw->keyword,
+                     (int)nlen, flag + 2, value, in->original);
     strv_append(&in->flags, flag);
     p = skip_space(end);
   }

@@ -90,8 +90,9 @@ int cf_parse_instruction(const char *where, const char *text, char escape,
                          struct cf_instruction *out, guise_error **err);
 void cf_instruction_clear(struct cf_instruction *in);
 
-/* The value of --name=VALUE among flags (the last one given), NULL when absent; a flag given
- * without a value reads as "true". */
+/* The value of --name=VALUE among flags (the last one given), NULL when absent; a boolean flag
+ * given alone (--link) reads as "true".  Other flags need "=VALUE", as in docker: the parser
+ * rejects "--chown 1:1". */
 const char *cf_flag(const struct cf_instruction *in, const char *name);
 /* The values of every --name=VALUE, in order (for repeatable flags such as RUN --mount).
  * Returns a NULL-terminated array of pointers into in (free the array only). */

@@ -9,6 +9,7 @@
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -503,35 +504,8 @@ static int copy_node(struct copier *cp, const char *spath, const char *rel, int 
 /* Open (creating as needed, with the copy's owner) the directory path of the stage. */
 static int open_dest_dir(struct copier *cp, struct stage *st, const char *path, guise_error **err)
 {
-  _cleanup_strv_ char **parts = ignore_path_parts(path);
-  _cleanup_free_ char *prefix = strdup("");
-  if (prefix == NULL) abort();
-  for (size_t i = 0; parts[i] != NULL; i++) {
-    _cleanup_free_ char *next = path_join(prefix, parts[i]);
-    _cleanup_close_ int fd = openat2_in(st->rootfd, next, O_PATH, 0);
-    if (fd < 0 && errno == ENOENT) {
-      _cleanup_close_ int parent =
-          openat2_in(st->rootfd, *prefix ? prefix : "/", O_RDONLY | O_DIRECTORY, 0);
-      if (parent < 0) return guise_fail_errno(err, "opening /%s failed", prefix);
-      if (mkdirat(parent, parts[i], 0755) < 0 && errno != EEXIST)
-        return guise_fail_errno(err, "creating /%s failed", next);
-      fd = openat(parent, parts[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0) return guise_fail_errno(err, "opening /%s failed", next);
-      _cleanup_free_ char *hint = path_join("/", next);
-      if (cp->chown && meta_record(cp->db, fd, hint, cp->uid, cp->gid, S_IFDIR | 0755, 0, err) < 0)
-        return -1;
-    } else if (fd < 0) {
-      return guise_fail_errno(err, "opening /%s failed", next);
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) < 0 || !S_ISDIR(sb.st_mode))
-      return guise_fail(err, ENOTDIR, "%s: /%s is not a directory", cp->what, next);
-    free(prefix);
-    prefix = steal_ptr(&next);
-  }
-  int fd = openat2_in(st->rootfd, *prefix ? prefix : "/", O_RDONLY | O_DIRECTORY, 0);
-  if (fd < 0) return guise_fail_errno(err, "opening /%s failed", prefix);
-  return fd;
+  return rootfs_mkdirs(st->rootfd, path, cp->chown ? cp->db : NULL, cp->uid, cp->gid, cp->what,
+                       err);
 }
 
 /* --- ADD of archives and URLs --- */
@@ -564,7 +538,9 @@ static int add_archive(struct copier *cp, struct stage *st, int sfd, const char 
   snprintf(self, sizeof(self), "/proc/self/fd/%d", sfd);
   _cleanup_free_ char *what = NULL;
   if (asprintf(&what, "ADD %s", spath) < 0) abort();
-  return layer_apply(dfd, cp->db, self, what, NULL, err);
+  /* Any compression (xz, bzip2, lz4...), as docker's ADD; image layers keep to OCI's. */
+  struct layer_apply_options ao = {.any_compression = true};
+  return layer_apply(dfd, cp->db, self, what, &ao, err);
 }
 
 static bool is_url(const char *s)
@@ -658,6 +634,11 @@ int from_source_open(struct builder *b, struct stage *st, const char *name, bool
       (struct source_root){.rootfd = b->contextfd, .path = b->o->context, .ignore = b->ignore};
   if (name == NULL) return 0;
   fs->root.ignore = NULL;
+  if (st->name != NULL && strcasecmp(st->name, name) == 0)
+    return guise_fail(err, 0,
+                      "%s is the stage this instruction is in; only earlier stages can be "
+                      "used",
+                      name);
   fs->stage = stage_find(b, name, st->index);
   if (fs->stage != NULL && !fs->stage->done)
     return guise_fail(err, 0, "the stage %s was not built", name);
@@ -743,6 +724,13 @@ static const struct cf_heredoc *heredoc_named(const struct cf_instruction *in, c
   return NULL;
 }
 
+/* A boolean flag given and not =false. */
+static bool flag_on(const struct cf_instruction *in, const char *name)
+{
+  const char *v = cf_flag(in, name);
+  return v != NULL && strcasecmp(v, "false") != 0;
+}
+
 static int plan_make(struct builder *b, struct stage *st, const struct cf_instruction *in,
                      bool open_sources, struct copy_plan *p, guise_error **err)
 {
@@ -769,17 +757,21 @@ static int plan_make(struct builder *b, struct stage *st, const struct cf_instru
   if (ns < 2) return guise_fail(err, 0, "%s needs a source and a destination", in->keyword);
   char *last = p->srcs[ns - 1];
   p->srcs[ns - 1] = NULL;
-  p->dest_is_dir = last[0] != '\0' && last[strlen(last) - 1] == '/';
-  p->dest = stage_abs_path(st, last);
+  /* A directory: "dir/", and as docker also ".", "..", "dir/." and "dir/.." */
+  const char *tail = strrchr(last, '/') ? strrchr(last, '/') + 1 : last;
+  p->dest_is_dir = (last[0] != '\0' && last[strlen(last) - 1] == '/') || strcmp(tail, ".") == 0 ||
+                   strcmp(tail, "..") == 0;
+  _cleanup_free_ char *abs = stage_abs_path(st, last);
+  p->dest = path_clean(abs);
   free(last);
   if (ns > 2 && !p->dest_is_dir)
     return guise_fail(err, 0,
                       "with several sources the destination of %s must be a directory "
                       "ending in /: '%s'",
                       in->keyword, p->dest);
-  if (cf_flag(in, "parents") != NULL)
+  if (flag_on(in, "parents"))
     return guise_fail(err, ENOTSUP, "%s --parents is not supported", in->keyword);
-  if (cf_flag(in, "keep-git-dir") != NULL)
+  if (flag_on(in, "keep-git-dir"))
     return guise_fail(err, ENOTSUP, "ADD of git repositories (--keep-git-dir) is not supported");
   p->checksum = cf_flag(in, "checksum");
   if (p->checksum != NULL && !digest_valid(p->checksum))

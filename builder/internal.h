@@ -33,9 +33,10 @@ struct stage {
   json_t *layers;   /* manifest layer descriptors */
   json_t *diff_ids; /* rootfs.diff_ids */
   json_t *history;
-  json_t *shell; /* SHELL, default ["/bin/sh", "-c"] */
-  char **args;   /* ARGs in scope: "NAME=VALUE" */
-  bool cmd_set;  /* a CMD of this stage (then ENTRYPOINT keeps it) */
+  json_t *shell;  /* SHELL, default ["/bin/sh", "-c"] (also the config's Shell once set) */
+  char **volumes; /* VOLUME directories to make before the next step that makes a layer */
+  char **args;    /* ARGs in scope: "NAME=VALUE" */
+  bool cmd_set;   /* a CMD of this stage (then ENTRYPOINT keeps it) */
   /* The cache chain: a digest of everything that determined the state so far (base image,
    * instructions, argument values, content of copied files). */
   char chain[DIGEST_STR_MAX];
@@ -208,6 +209,14 @@ int fetch_url(const char *url, int fd, int64_t *mtime, char digest[DIGEST_STR_MA
 
 /* --- small shared helpers --- */
 int openat2_in(int dirfd, const char *path, int flags, mode_t mode);
+/* path made absolute and cleaned lexically: no "//", ".", ".." or trailing "/" (malloc'd). */
+char *path_clean(const char *path);
+/* Open the directory path (absolute) of the rootfs, making the missing components 0755 as
+ * mkdir -p does; with db, each one made gets the owner uid:gid there.  Symlinks on the way are
+ * followed inside the rootfs, also dangling ones: their target is made (as docker does).
+ * Returns an O_RDONLY directory fd; errors start with what ("COPY f: ..."). */
+int rootfs_mkdirs(int rootfd, const char *path, struct fakefs_db *db, uint32_t uid, uint32_t gid,
+                  const char *what, guise_error **err);
 /* Remove a tree (making directories writable first); missing is fine. */
 void remove_tree(const char *path);
 

@@ -1,6 +1,7 @@
 /* RUN: the command in a rootless container on the stage's rootfs with root faked, with the
  * stage's environment, shell, working directory and user, and the instruction's mounts
  * (--mount=type=bind|cache|tmpfs) and network (--network=default|host|none). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -96,6 +97,8 @@ static int parse_mount(struct stage *st, const char *text, struct run_mount *m, 
       *slot = strdup(v);
       continue;
     }
+    if (strcmp(f, "z") == 0 || strcmp(f, "Z") == 0)
+      continue; /* SELinux relabeling: nothing to relabel here, as buildah without SELinux */
     if (strcmp(f, "ro") == 0 || strcmp(f, "readonly") == 0)
       m->rw = !on;
     else if (strcmp(f, "rw") == 0 || strcmp(f, "readwrite") == 0)
@@ -113,9 +116,6 @@ static int parse_mount(struct stage *st, const char *text, struct run_mount *m, 
     return guise_fail(err, 0, "RUN --mount=%s: target= is missing", text);
   m->target = stage_abs_path(st, target);
   if (m->type == RM_CACHE) {
-    if (m->from != NULL || m->source != NULL)
-      return guise_fail(err, ENOTSUP,
-                        "RUN --mount=type=cache with from= or source= is not supported");
     if (m->sharing != NULL && strcmp(m->sharing, "shared") != 0 &&
         strcmp(m->sharing, "locked") != 0 && strcmp(m->sharing, "private") != 0)
       return guise_fail(err, 0, "RUN --mount sharing=%s: expected shared, locked or private",
@@ -291,7 +291,8 @@ int spec_apply_user(struct container_spec *spec, int rootfd, const char *user, g
 {
   if (user == NULL || *user == '\0') return 0;
   struct resolved_user u = {0};
-  if (rootfs_resolve_user(rootfd, user, &u, err) < 0) return guise_error_prefix(err, "USER %s", user);
+  if (rootfs_resolve_user(rootfd, user, &u, err) < 0)
+    return guise_error_prefix(err, "USER %s", user);
   spec->uid = u.uid;
   spec->gid = u.gid;
   free(spec->additional_gids);
@@ -484,11 +485,59 @@ out:
   return r;
 }
 
+/* The directory of a cache mount.  With from=, the cache starts as a copy of from's source=
+ * (BuildKit: "a base of the cache mount"); it is its own cache, apart from the same id's
+ * without that base.  Without from=, source= is a subdirectory of the cache. */
+static int cache_dir_for(struct builder *b, struct stage *st, const struct run_mount *m, char **dir,
+                         guise_error **err)
+{
+  const char *id = m->id ? m->id : m->target;
+  if (m->from == NULL) {
+    _cleanup_free_ char *top = NULL;
+    if (cache_mount_dir(b, id, &top, err) < 0) return -1;
+    _cleanup_close_ int topfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (topfd < 0) return guise_fail_errno(err, "opening %s failed", top);
+    _cleanup_free_ char *sub = path_clean(m->source);
+    _cleanup_close_ int fd = rootfs_mkdirs(topfd, sub, NULL, 0, 0, "RUN --mount=type=cache", err);
+    if (fd < 0) return -1;
+    if (asprintf(dir, "%s%s", top, strcmp(sub, "/") == 0 ? "" : sub) < 0) abort();
+    return 0;
+  }
+  struct from_source fs;
+  if (from_source_open(b, st, m->from, true, &fs, err) < 0) {
+    from_source_clear(&fs);
+    return guise_error_prefix(err, "RUN --mount from=%s", m->from);
+  }
+  _cleanup_digest_ struct digest_ctx *d = digest_new();
+  digest_update(d, id, strlen(id) + 1);
+  digest_update(d, m->source, strlen(m->source) + 1);
+  from_source_identity(&fs, d);
+  char key[DIGEST_STR_MAX];
+  digest_peek(d, key);
+  int r = cache_mount_dir(b, key, dir, err);
+  bool empty = true;
+  if (r == 0) {
+    _cleanup_closedir_ DIR *dd = opendir(*dir);
+    if (dd == NULL) r = guise_fail_errno(err, "opening %s failed", *dir);
+    for (struct dirent *e; dd != NULL && empty && (e = readdir(dd)) != NULL;)
+      empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+  }
+  if (r == 0 && empty) {
+    r = copy_tree_to_dir(&fs.root, m->source, *dir, err);
+    _cleanup_free_ char *db = NULL;
+    if (asprintf(&db, "%s.fakefs.db", *dir) < 0) abort();
+    unlink(db); /* the copy's throwaway faked state: a cache holds content only */
+    if (r < 0) guise_error_prefix(err, "RUN --mount from=%s source=%s", m->from, m->source);
+  }
+  from_source_clear(&fs);
+  return r;
+}
+
 static int add_cache(struct builder *b, struct stage *st, struct run_state *rs,
                      const struct run_mount *m, guise_error **err)
 {
   _cleanup_free_ char *dir = NULL;
-  if (cache_mount_dir(b, m->id ? m->id : m->target, &dir, err) < 0) return -1;
+  if (cache_dir_for(b, st, m, &dir, err) < 0) return -1;
   if (m->sharing != NULL && strcmp(m->sharing, "locked") == 0) {
     _cleanup_free_ char *lock = NULL;
     if (asprintf(&lock, "%s.lock", dir) < 0) abort();

@@ -20,7 +20,7 @@ static void build_usage(FILE *out)
       "\n"
       "  -t, --tag NAME          name the image (repeatable); without a registry: localhost/NAME\n"
       "  -f, --file FILE         the Containerfile (default CONTEXT/Containerfile, then "
-      "Dockerfile)\n"
+      "Dockerfile; - reads standard input)\n"
       "      --build-arg K[=V]   set a build argument (K alone: the caller's value of $K)\n"
       "      --target STAGE      build up to the stage named STAGE\n"
       "      --no-cache          run every step (results are still kept for later builds)\n"

@@ -37,6 +37,9 @@ struct layer_limits {
 
 struct layer_apply_options {
   struct layer_limits limits;
+  /* Any compression libarchive reads (xz, bzip2, lz4, ...), for an archive that is not an image
+   * layer (the builder's ADD); layers are gzip, zstd or uncompressed, as OCI says. */
+  bool any_compression;
   layer_warn_fn warn; /* may be NULL */
   void *warn_ud;
 };

@@ -165,9 +165,10 @@ struct deferred_dir {
 struct decompressor {
   pthread_t thread;
   bool started;
-  int in_fd;   /* the layer file */
-  int pipe_w;  /* the thread writes the tar stream here and closes it */
-  char *error; /* the thread's failure, read after join */
+  int in_fd;            /* the layer file */
+  int pipe_w;           /* the thread writes the tar stream here and closes it */
+  bool any_compression; /* every filter libarchive has, not only OCI's gzip and zstd */
+  char *error;          /* the thread's failure, read after join */
 };
 
 struct apply {
@@ -813,8 +814,12 @@ static void *decompress_main(void *arg)
   pthread_sigmask(SIG_BLOCK, &set, NULL); /* a closed reader gives EPIPE, not a signal */
   struct archive *raw = archive_read_new();
   if (raw == NULL) abort();
-  archive_read_support_filter_gzip(raw);
-  archive_read_support_filter_zstd(raw);
+  if (dec->any_compression) {
+    archive_read_support_filter_all(raw);
+  } else {
+    archive_read_support_filter_gzip(raw);
+    archive_read_support_filter_zstd(raw);
+  }
   archive_read_support_format_raw(raw);
   struct archive_entry *e;
   int r;
@@ -931,6 +936,7 @@ int layer_apply(int rootfd, struct fakefs_db *db, const char *layer_path, const 
     ap.limits = opts->limits;
     ap.warn = opts->warn;
     ap.warn_ud = opts->warn_ud;
+    ap.dec.any_compression = opts->any_compression;
   }
   if (ap.limits.max_total_bytes == 0) ap.limits.max_total_bytes = LAYER_DEFAULT_MAX_TOTAL_BYTES;
   if (ap.limits.max_entries == 0) ap.limits.max_entries = LAYER_DEFAULT_MAX_ENTRIES;

@@ -208,7 +208,8 @@ test_multistage_from_and_target() {
   assert_line "$layers" "/bin/busybox 0755 0:0 f"
   assert_not_contains "$layers" "/etc/passwd" "final stage has only its own files"
   assert_eq bonjour "$(layer_file store localhost/multi:latest /out/greeting)" "build arg"
-  assert_contains "$(image_config store localhost/multi:latest)" '"Env":["A=1","B=two words"]' "env"
+  assert_contains "$(image_config store localhost/multi:latest)" \
+    '"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","A=1","B=two words"]' "env"
   # --target stops at a stage; the unused one is still not built.
   run_guise build --root store -t builder-only --target builder multistage
   assert_status 0

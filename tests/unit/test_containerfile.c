@@ -236,6 +236,28 @@ static void test_flags(void **state)
   containerfile_free(cf);
 }
 
+/* Docker's parser takes a flag's value only after '=': the spaced spelling is an error naming
+ * the flag, not a source "1:1" or a destination (issue 20); booleans stand alone. */
+static void test_flag_values_need_equals(void **state)
+{
+  (void)state;
+  parse_bad("FROM scratch\nCOPY --chown 1:1 f /tmp/\n",
+            "Containerfile:2: COPY flag --chown needs a value, written --chown=VALUE: "
+            "'COPY --chown 1:1 f /tmp/'");
+  parse_bad("FROM scratch\nCOPY --from builder /a /b\n",
+            "COPY flag --from needs a value, written --from=VALUE");
+  parse_bad("FROM scratch\nRUN --mount type=cache,target=/c true\n",
+            "RUN flag --mount needs a value, written --mount=VALUE");
+  parse_bad("FROM --platform linux/amd64 scratch\n", "FROM flag --platform needs a value");
+  parse_bad("FROM scratch\nCOPY --link=maybe a /\n", "COPY flag --link takes true or false");
+  struct containerfile *cf =
+      parse_ok("FROM scratch\nCOPY --link --parents=false a /\nADD --keep-git-dir=TRUE a /\n");
+  assert_string_equal(cf_flag(&cf->ins[1], "link"), "true");
+  assert_string_equal(cf_flag(&cf->ins[1], "parents"), "false");
+  assert_string_equal(cf->ins[1].args[0], "a");
+  containerfile_free(cf);
+}
+
 static void test_healthcheck_onbuild_shell(void **state)
 {
   struct containerfile *cf =
@@ -438,6 +460,7 @@ int main(void)
       cmocka_unit_test(test_directives),
       cmocka_unit_test(test_heredocs),
       cmocka_unit_test(test_flags),
+      cmocka_unit_test(test_flag_values_need_equals),
       cmocka_unit_test(test_healthcheck_onbuild_shell),
       cmocka_unit_test(test_errors_name_file_line_and_text),
       cmocka_unit_test(test_parse_instruction),
