@@ -20,8 +20,7 @@
 
 static void fake_usage(FILE *out)
 {
-  fputs("Usage: guise fake [-i FILE] [-s FILE] [--db FILE | --rootfs DIR | --ids-only]\n"
-        "                  [--backend auto|seccomp|ptrace] [--] COMMAND [ARG...]\n"
+  fputs("Usage: guise fake [OPTIONS] [--] COMMAND [ARG...]\n"
         "\n"
         "Run COMMAND on the host believing it is root, like fakeroot: set*id/get*id, groups and\n"
         "capabilities are faked per process; ownership, modes, device nodes and privileged\n"

@@ -9,6 +9,7 @@ BUILD_PACKAGES=(
   gcc make pkg-config
   libseccomp-dev libcap-dev libarchive-dev libsqlite3-dev libjansson-dev
   libcurl4-openssl-dev libssl-dev zlib1g-dev libcmocka-dev
+  help2man # man pages for make install (tools/gen-docs.sh)
 )
 TEST_PACKAGES=(
   busybox-static mmdebstrap debootstrap
@@ -21,6 +22,7 @@ TEST_PACKAGES=(
   golang-github-opencontainers-image-spec-dev # the OCI image-spec JSON schemas (test_images_archives.sh)
   xz-utils # compressed archives in test_images_archives.sh
   rpm createrepo-c # rpmbuild and the repository for test_build_rpm.sh (tests/setup/rpmrepo.sh)
+  zsh # the zsh completion is checked in test_install.sh
 )
 
 missing=()
