@@ -174,6 +174,13 @@ test_xattrs_through_proc_self_fd_dir() {
   assert_not_contains "$OUT" "failed:" "xattr calls through /proc/self/fd/N/..."
   assert_eq 2 "$(printf '%s\n' "$OUT" | grep -c '^done 0 failed$')" "probes that ran to the end"
   assert_eq 126 "$(printf '%s\n' "$OUT" | grep -c ' ok$')" "calls that succeeded"
+  # Other faked calls through the same paths: chown (resolved to the file) and mknod (to its
+  # parent directory).
+  run_in "$rootfs" 'exec 3</etc && chown 7:8 /proc/self/fd/3/sub/f && mknod /dev/fd/3/sub/null c 1 3 &&
+    stat -c "%u:%g %F" /etc/sub/f /etc/sub/null'
+  assert_status 0
+  assert_eq "7:8 regular file
+0:0 character special file" "$OUT" "chown and mknod through /proc/self/fd/N/... and /dev/fd/N/..."
   # The same on the host, under guise fake.
   mkdir -p host/sub && echo x >host/sub/f
   run_guise fake --db "$TEST_TMP/host.db" -- "$(helper xattrprobe)" host sub/f
