@@ -51,10 +51,14 @@ static void fake_usage(FILE *out)
 }
 
 static const struct option fake_options[] = {
-    {"db", required_argument, NULL, 'd'},   {"rootfs", required_argument, NULL, 'r'},
-    {"load", required_argument, NULL, 'i'}, {"save", required_argument, NULL, 's'},
-    {"ids-only", no_argument, NULL, 'I'},   {"backend", required_argument, NULL, 'b'},
-    {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+    {"db", required_argument, NULL, 'd'},
+    {"rootfs", required_argument, NULL, 'r'},
+    {"load", required_argument, NULL, 'i'},
+    {"save", required_argument, NULL, 's'},
+    {"ids-only", no_argument, NULL, 'I'},
+    {"backend", required_argument, NULL, 'b'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 /* The policy the options ask for: a named database, the rootfs's, none, or the session's. */
@@ -73,8 +77,10 @@ static int open_policy(const char *db, const char *rootfs_arg, const char *load,
 
 static int exit_code(int wstatus)
 {
-  if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
-  if (WIFSIGNALED(wstatus)) return 128 + WTERMSIG(wstatus);
+  if (WIFEXITED(wstatus))
+    return WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus))
+    return 128 + WTERMSIG(wstatus);
   return 125;
 }
 
@@ -162,7 +168,8 @@ int cmd_fake(int argc, char **argv)
     sigaction(SIGQUIT, &old_quit, NULL);
     /* Without the supervisor every faked call would fail with ENOSYS: die with it instead. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(125);
+    if (getppid() != parent)
+      _exit(125);
     /* No user namespace here, so installing a filter needs no_new_privs. */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
       perror("guise: setting no_new_privs failed");
@@ -176,7 +183,8 @@ int cmd_fake(int argc, char **argv)
       _exit(125);
     }
     free(filter.insns);
-    if (why != NULL) fprintf(stderr, "guise: notice: faking with ptrace (slower): %s\n", why->msg);
+    if (why != NULL)
+      fprintf(stderr, "guise: notice: faking with ptrace (slower): %s\n", why->msg);
     close(sv[1]);
     execvp(cmd[0], cmd);
     int e = errno;

@@ -28,7 +28,8 @@ static void real_ids(uid_t *uid, gid_t *gid)
   *uid = getuid();
   *gid = getgid();
   FILE *f = fopen("/proc/self/status", "re");
-  if (f == NULL) return;
+  if (f == NULL)
+    return;
   char line[256];
   unsigned v;
   while (fgets(line, sizeof(line), f) != NULL) {
@@ -64,7 +65,8 @@ static int policy_new(struct fakefs_db *db, const char *rootfs, struct fakefs_po
 {
   struct fakefs_policy *fp = calloc(1, sizeof(*fp));
   if (fp == NULL) {
-    if (db != NULL) fakefs_db_close(db);
+    if (db != NULL)
+      fakefs_db_close(db);
     return guise_fail(err, ENOMEM, "allocating the faking policy failed");
   }
   fp->tp.ctx = fp;
@@ -78,7 +80,8 @@ static int policy_new(struct fakefs_db *db, const char *rootfs, struct fakefs_po
         guise_fail_errno(err, "stat of %s failed", rootfs);
         goto fail;
       }
-      if (fakefs_db_adopt_dev(fp->db, st.st_dev, err) < 0) goto fail;
+      if (fakefs_db_adopt_dev(fp->db, st.st_dev, err) < 0)
+        goto fail;
       fp->rootfs_dev = st.st_dev;
       fp->have_rootfs = true;
       if (fakefs_policy_forget_volatile(fp, err) < 0) /* left by a session that was killed */
@@ -87,7 +90,8 @@ static int policy_new(struct fakefs_db *db, const char *rootfs, struct fakefs_po
     uid_t uid;
     gid_t gid;
     real_ids(&uid, &gid);
-    if (fakefs_files_init(&fp->files, fp->db, uid, gid, rootfs, fp->creds, err) < 0) goto fail;
+    if (fakefs_files_init(&fp->files, fp->db, uid, gid, rootfs, fp->creds, err) < 0)
+      goto fail;
     fp->have_files = true;
     fakefs_files_register(&fp->tp, &fp->files);
     fakefs_db_set_batching(fp->db, true);
@@ -117,7 +121,8 @@ int fakefs_policy_new(const char *db_path, const char *rootfs, struct fakefs_pol
 int fakefs_policy_new_session(const char *load_from, struct fakefs_policy **out, guise_error **err)
 {
   struct fakefs_db *db = NULL;
-  if (fakefs_db_open_session(load_from, &db, err) < 0) return -1;
+  if (fakefs_db_open_session(load_from, &db, err) < 0)
+    return -1;
   return policy_new(db, NULL, out, err);
 }
 
@@ -130,9 +135,12 @@ int fakefs_policy_save(struct fakefs_policy *fp, const char *path, guise_error *
 
 void fakefs_policy_free(struct fakefs_policy *fp)
 {
-  if (fp == NULL) return;
-  if (fp->have_files) fakefs_files_destroy(&fp->files);
-  if (fp->db != NULL) fakefs_db_close(fp->db);
+  if (fp == NULL)
+    return;
+  if (fp->have_files)
+    fakefs_files_destroy(&fp->files);
+  if (fp->db != NULL)
+    fakefs_db_close(fp->db);
   fakefs_cred_table_free(fp->creds);
   free(fp);
 }
@@ -144,7 +152,8 @@ const struct tracer_policy *fakefs_policy_tracer(struct fakefs_policy *fp)
 
 void fakefs_policy_tracees_in_userns(struct fakefs_policy *fp)
 {
-  if (fp->have_files) fp->files.kernel_maps_ids = true;
+  if (fp->have_files)
+    fp->files.kernel_maps_ids = true;
 }
 
 void fakefs_policy_filter_shape(struct tracer_policy *out, bool with_files)
@@ -152,12 +161,14 @@ void fakefs_policy_filter_shape(struct tracer_policy *out, bool with_files)
   /* The register functions only store their context pointer; nothing dereferences it here. */
   static struct fakefs_files unused_files;
   *out = (struct tracer_policy){0};
-  if (with_files) fakefs_files_register(out, &unused_files);
+  if (with_files)
+    fakefs_files_register(out, &unused_files);
   fakefs_cred_register(out, NULL);
 }
 
 int fakefs_policy_forget_volatile(struct fakefs_policy *fp, guise_error **err)
 {
-  if (fp->db == NULL || !fp->have_rootfs) return 0;
+  if (fp->db == NULL || !fp->have_rootfs)
+    return 0;
   return fakefs_db_forget_other_devs(fp->db, fp->rootfs_dev, err);
 }

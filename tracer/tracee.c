@@ -39,7 +39,8 @@
 static ssize_t read_proc(const char *path, char *buf, size_t size)
 {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
+  if (fd < 0)
+    return -1;
   ssize_t n = read(fd, buf, size - 1);
   int e = errno;
   close(fd);
@@ -56,8 +57,10 @@ static const char *status_value(const char *status, const char *key)
 {
   size_t klen = strlen(key);
   for (const char *line = status; line != NULL && *line; line = strchr(line, '\n')) {
-    if (*line == '\n') line++;
-    if (strncmp(line, key, klen) == 0 && line[klen] == ':') return line + klen + 1;
+    if (*line == '\n')
+      line++;
+    if (strncmp(line, key, klen) == 0 && line[klen] == ':')
+      return line + klen + 1;
   }
   return NULL;
 }
@@ -67,7 +70,8 @@ static long status_field(pid_t tid, const char *key, int base)
 {
   char path[64], buf[4096];
   snprintf(path, sizeof(path), "/proc/%d/status", tid);
-  if (read_proc(path, buf, sizeof(buf)) < 0) return -1;
+  if (read_proc(path, buf, sizeof(buf)) < 0)
+    return -1;
   const char *v = status_value(buf, key);
   if (v == NULL) {
     errno = ENOENT;
@@ -79,13 +83,15 @@ static long status_field(pid_t tid, const char *key, int base)
 pid_t tracer_status_ns_pid(const char *status)
 {
   const char *v = status_value(status, "NSpid");
-  if (v == NULL) return 0;
+  if (v == NULL)
+    return 0;
   /* "NSpid:\t12345\t42\n": the outermost namespace first, the process's own last. */
   long last = 0;
   for (;;) {
     char *end;
     long n = strtol(v, &end, 10);
-    if (end == v) break;
+    if (end == v)
+      break;
     last = n;
     v = end;
   }
@@ -97,7 +103,8 @@ static pid_t ns_pid_of(pid_t tid)
 {
   char path[64], buf[4096];
   snprintf(path, sizeof(path), "/proc/%d/status", tid);
-  if (read_proc(path, buf, sizeof(buf)) < 0) return 0;
+  if (read_proc(path, buf, sizeof(buf)) < 0)
+    return 0;
   return tracer_status_ns_pid(buf);
 }
 
@@ -114,7 +121,8 @@ pid_t tracee_tid(const struct tracee *t)
  * before the call was received (drain_exits).  Under ptrace every thread's exit is seen. */
 static bool cached_tid_holds(struct tracer_state *st, pid_t tid, pid_t tgid)
 {
-  if (tgid == tid || st->listener < 0) return true;
+  if (tgid == tid || st->listener < 0)
+    return true;
   return syscall(SYS_tgkill, tgid, tid, 0) == 0 || errno != ESRCH;
 }
 
@@ -123,17 +131,20 @@ static bool cached_tid_holds(struct tracer_state *st, pid_t tid, pid_t tgid)
  * the last sweep, so the cost per entry stays constant. */
 static void sweep_tids(struct tracer_state *st)
 {
-  if (st->listener < 0 || st->tids.count < st->tids_sweep_at) return;
+  if (st->listener < 0 || st->tids.count < st->tids_sweep_at)
+    return;
   pid_t k;
   void *v;
   for (size_t i = 0; pidmap_next(&st->tids, &i, &k, &v);)
-    if (!cached_tid_holds(st, k, (pid_t)(intptr_t)v)) pidmap_remove(&st->tids, k);
+    if (!cached_tid_holds(st, k, (pid_t)(intptr_t)v))
+      pidmap_remove(&st->tids, k);
   st->tids_sweep_at = 2 * st->tids.count + 1024;
 }
 
 struct tracer_proc *tracer_proc_of(struct tracee *t, guise_error **err)
 {
-  if (t->proc != NULL) return t->proc;
+  if (t->proc != NULL)
+    return t->proc;
   struct tracer_state *st = t->st;
   pid_t tgid = (pid_t)(intptr_t)pidmap_get(&st->tids, t->tid);
   struct tracer_proc *p = tgid != 0 ? pidmap_get(&st->procs, tgid) : NULL;
@@ -197,9 +208,12 @@ struct tracer_proc *tracer_proc_of(struct tracee *t, guise_error **err)
 
 static void proc_free(struct tracer_proc *p)
 {
-  if (p->pidfd >= 0) close(p->pidfd);
-  if (p->memfd >= 0) close(p->memfd);
-  if (p->rootfd >= 0) close(p->rootfd);
+  if (p->pidfd >= 0)
+    close(p->pidfd);
+  if (p->memfd >= 0)
+    close(p->memfd);
+  if (p->rootfd >= 0)
+    close(p->rootfd);
   free(p->exe);
   free(p);
 }
@@ -207,7 +221,8 @@ static void proc_free(struct tracer_proc *p)
 void tracer_proc_exited(struct tracer_state *st, pid_t tgid)
 {
   struct tracer_proc *p = pidmap_remove(&st->procs, tgid);
-  if (p == NULL) return;
+  if (p == NULL)
+    return;
   if (st->policy != NULL && st->policy->process_exited != NULL)
     st->policy->process_exited(st->policy->ctx, tgid);
   /* Closing the pidfd removes it from the epoll set. */
@@ -215,14 +230,16 @@ void tracer_proc_exited(struct tracer_state *st, pid_t tgid)
   pid_t k;
   void *v;
   for (size_t i = 0; pidmap_next(&st->tids, &i, &k, &v);)
-    if ((pid_t)(intptr_t)v == tgid) pidmap_remove(&st->tids, k);
+    if ((pid_t)(intptr_t)v == tgid)
+      pidmap_remove(&st->tids, k);
 }
 
 void tracer_proc_invalidate(struct tracer_state *st, struct tracee *t, enum syscall_id id,
                             const uint64_t args[6])
 {
   struct tracer_proc *p = tracer_proc_of(t, NULL);
-  if (p == NULL) return;
+  if (p == NULL)
+    return;
   switch (id) {
   case SYSCALL_EXECVE:
   case SYSCALL_EXECVEAT:
@@ -233,10 +250,12 @@ void tracer_proc_invalidate(struct tracer_state *st, struct tracee *t, enum sysc
     free(p->exe);
     p->exe = NULL;
     /* A non-leader thread that execs takes over the tgid; other threads die. */
-    if (t->tid != p->tgid) pidmap_remove(&st->tids, t->tid);
+    if (t->tid != p->tgid)
+      pidmap_remove(&st->tids, t->tid);
     break;
   case SYSCALL_UNSHARE:
-    if (!(args[0] & (CLONE_NEWNS | CLONE_FS))) break;
+    if (!(args[0] & (CLONE_NEWNS | CLONE_FS)))
+      break;
     /* fallthrough */
   case SYSCALL_CHROOT:
   case SYSCALL_PIVOT_ROOT:
@@ -277,20 +296,24 @@ pid_t tracer_parent_of(pid_t pid)
 {
   char path[64], buf[1024];
   snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-  if (read_proc(path, buf, sizeof(buf)) < 0) return 0;
+  if (read_proc(path, buf, sizeof(buf)) < 0)
+    return 0;
   /* "pid (comm) state ppid ...": comm may contain anything, so parse after the last ')'. */
   char *rp = strrchr(buf, ')');
-  if (rp == NULL) return 0;
+  if (rp == NULL)
+    return 0;
   char state;
   int ppid;
-  if (sscanf(rp + 1, " %c %d", &state, &ppid) != 2) return 0;
+  if (sscanf(rp + 1, " %c %d", &state, &ppid) != 2)
+    return 0;
   return ppid;
 }
 
 int tracee_umask(struct tracee *t, guise_error **err)
 {
   long v = status_field(t->tid, "Umask", 8);
-  if (v < 0) return guise_fail(err, errno, "reading the umask of %d failed", t->tid);
+  if (v < 0)
+    return guise_fail(err, errno, "reading the umask of %d failed", t->tid);
   if (!tracee_call_valid(t))
     return guise_fail(err, ESRCH, "reading the umask of %d failed: it is gone", t->tid);
   return (int)v;
@@ -313,7 +336,8 @@ const char *tracee_exe(struct tracee *t)
 static int memfd_of(struct tracee *t)
 {
   struct tracer_proc *p = tracer_proc_of(t, NULL);
-  if (p == NULL) return -1;
+  if (p == NULL)
+    return -1;
   if (p->memfd < 0) {
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/mem", p->tgid);
@@ -333,7 +357,8 @@ static ssize_t mem_read(struct tracee *t, uint64_t addr, void *buf, size_t len)
   int fd = memfd_of(t);
   if (fd >= 0) {
     ssize_t n = pread(fd, buf, len, (off_t)addr);
-    if (n > 0 || len == 0) return n;
+    if (n > 0 || len == 0)
+      return n;
   }
   /* Fallback: one iovec per page, so that a read running into an unmapped page still
    * returns the bytes before it. */
@@ -343,7 +368,8 @@ static ssize_t mem_read(struct tracee *t, uint64_t addr, void *buf, size_t len)
   long ps = t->st->page_size;
   while (off < len && n < 16) {
     size_t chunk = (size_t)ps - ((addr + off) & (uint64_t)(ps - 1));
-    if (chunk > len - off) chunk = len - off;
+    if (chunk > len - off)
+      chunk = len - off;
     remote[n].iov_base = (void *)(uintptr_t)(addr + off);
     remote[n].iov_len = chunk;
     off += chunk;
@@ -373,13 +399,15 @@ int tracee_read_string(struct tracee *t, uint64_t addr, char *buf, size_t size, 
   while (done < size) {
     /* Never cross a page boundary in one read: the next page may be unmapped. */
     size_t chunk = (size_t)ps - ((addr + done) & (uint64_t)(ps - 1));
-    if (chunk > size - done) chunk = size - done;
+    if (chunk > size - done)
+      chunk = size - done;
     ssize_t n = mem_read(t, addr + done, buf + done, chunk);
     if (n <= 0)
       return guise_fail(err, EFAULT, "reading a string of %d at 0x%llx failed", t->tid,
                         (unsigned long long)addr);
     char *nul = memchr(buf + done, '\0', (size_t)n);
-    if (nul != NULL) return 0;
+    if (nul != NULL)
+      return 0;
     done += (size_t)n;
   }
   buf[size - 1] = '\0';
@@ -440,22 +468,27 @@ int tracee_write(struct tracee *t, uint64_t addr, const void *buf, size_t len, g
 int tracee_dup_fd(struct tracee *t, int tracee_fd, guise_error **err)
 {
   struct tracer_proc *p = tracer_proc_of(t, err);
-  if (p == NULL) return -1;
-  if (tracee_fd < 0) return guise_fail(err, EBADF, "descriptor %d of %d", tracee_fd, t->tid);
+  if (p == NULL)
+    return -1;
+  if (tracee_fd < 0)
+    return guise_fail(err, EBADF, "descriptor %d of %d", tracee_fd, t->tid);
   int fd = (int)syscall(SYS_pidfd_getfd, p->pidfd, tracee_fd, 0);
-  if (fd < 0) return guise_fail_errno(err, "getting descriptor %d of %d failed", tracee_fd, t->tid);
+  if (fd < 0)
+    return guise_fail_errno(err, "getting descriptor %d of %d failed", tracee_fd, t->tid);
   return fd;
 }
 
 static int root_of(struct tracee *t, guise_error **err)
 {
   struct tracer_proc *p = tracer_proc_of(t, err);
-  if (p == NULL) return -1;
+  if (p == NULL)
+    return -1;
   if (p->rootfd < 0) {
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/root", p->tgid);
     p->rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (p->rootfd < 0) return guise_fail_errno(err, "opening the root of %d failed", p->tgid);
+    if (p->rootfd < 0)
+      return guise_fail_errno(err, "opening the root of %d failed", p->tgid);
     if (!tracee_call_valid(t)) { /* /proc/TGID may have named another process by then */
       close(p->rootfd);
       p->rootfd = -1;
@@ -468,11 +501,13 @@ static int root_of(struct tracee *t, guise_error **err)
 /* The start directory of a relative path: the dirfd's file, or the cwd. */
 static int start_of(struct tracee *t, int dirfd, guise_error **err)
 {
-  if (dirfd != AT_FDCWD) return tracee_dup_fd(t, dirfd, err);
+  if (dirfd != AT_FDCWD)
+    return tracee_dup_fd(t, dirfd, err);
   char path[64];
   snprintf(path, sizeof(path), "/proc/%d/cwd", t->tid);
   int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return guise_fail_errno(err, "opening the cwd of %d failed", t->tid);
+  if (fd < 0)
+    return guise_fail_errno(err, "opening the cwd of %d failed", t->tid);
   if (!tracee_call_valid(t)) { /* /proc/TID may have named another thread by then */
     close(fd);
     return guise_fail(err, ESRCH, "opening the cwd of %d failed: it is gone", t->tid);
@@ -485,7 +520,8 @@ static int start_of(struct tracee *t, int dirfd, guise_error **err)
 static pid_t ns_tgid_of(struct tracee *t)
 {
   struct tracer_proc *p = tracer_proc_of(t, NULL);
-  if (p == NULL) return 0;
+  if (p == NULL)
+    return 0;
   if (p->ns_tgid == 0) {
     pid_t ns = ns_pid_of(p->tgid);
     p->ns_tgid = tracee_call_valid(t) ? ns : 0;
@@ -508,9 +544,12 @@ static int own_fd_path(struct tracee *t, const char *path, const char **tail)
   const char *rest = NULL;
   *tail = NULL;
   char buf[64];
-  if (strcmp(path, "/dev/stdin") == 0) return 0;
-  if (strcmp(path, "/dev/stdout") == 0) return 1;
-  if (strcmp(path, "/dev/stderr") == 0) return 2;
+  if (strcmp(path, "/dev/stdin") == 0)
+    return 0;
+  if (strcmp(path, "/dev/stdout") == 0)
+    return 1;
+  if (strcmp(path, "/dev/stderr") == 0)
+    return 2;
   if (strncmp(path, "/dev/fd/", 8) == 0)
     rest = path + 8;
   else if (strncmp(path, "/proc/self/fd/", 14) == 0)
@@ -527,14 +566,17 @@ static int own_fd_path(struct tracee *t, const char *path, const char **tail)
         rest = in + 3;
       else if (strncmp(in, "task/", 5) == 0) {
         n = snprintf(buf, sizeof(buf), "task/%d/fd/", ns_tid_of(t));
-        if (strncmp(in, buf, (size_t)n) == 0) rest = in + n;
+        if (strncmp(in, buf, (size_t)n) == 0)
+          rest = in + n;
       }
     }
   }
-  if (rest == NULL || !isdigit((unsigned char)rest[0])) return -1;
+  if (rest == NULL || !isdigit((unsigned char)rest[0]))
+    return -1;
   char *end;
   long fd = strtol(rest, &end, 10);
-  if ((*end != '\0' && *end != '/') || fd > INT_MAX) return -1;
+  if ((*end != '\0' && *end != '/') || fd > INT_MAX)
+    return -1;
   if (*end == '/') {
     while (*end == '/')
       end++;
@@ -548,7 +590,8 @@ static int own_fd_path(struct tracee *t, const char *path, const char **tail)
 static int own_fd_dir(struct tracee *t, int own, guise_error **err)
 {
   int fd = tracee_dup_fd(t, own, err);
-  if (fd < 0 && err != NULL && *err != NULL && (*err)->errnum == EBADF) (*err)->errnum = ENOENT;
+  if (fd < 0 && err != NULL && *err != NULL && (*err)->errnum == EBADF)
+    (*err)->errnum = ENOENT;
   return fd;
 }
 
@@ -558,7 +601,8 @@ static int own_fd_dir(struct tracee *t, int own, guise_error **err)
 static const char *rewrite_self(struct tracee *t, const char *path, char *buf, size_t size)
 {
   pid_t tgid = ns_tgid_of(t);
-  if (tgid <= 0) return path;
+  if (tgid <= 0)
+    return path;
   if (strncmp(path, "/proc/self", 10) == 0 && (path[10] == '/' || path[10] == '\0')) {
     snprintf(buf, size, "/proc/%d%s", tgid, path + 10);
     return buf;
@@ -580,18 +624,23 @@ int tracee_resolve(struct tracee *t, int dirfd, const char *path, int flags, gui
     /* The magic link is followed (it is not the last component), the rest resolved from the
      * directory it names; NOFOLLOW is for the last component only. */
     int rootfd = root_of(t, err);
-    if (rootfd < 0) return -1;
+    if (rootfd < 0)
+      return -1;
     _cleanup_close_ int dir = own_fd_dir(t, own, err);
-    if (dir < 0) return -1;
+    if (dir < 0)
+      return -1;
     return resolve_in_root(rootfd, dir, tail[0] != '\0' ? tail : ".", flags, err);
   }
   char buf[PATH_MAX + 64];
   path = rewrite_self(t, path, buf, sizeof(buf));
   int rootfd = root_of(t, err);
-  if (rootfd < 0) return -1;
-  if (path[0] == '/') return resolve_in_root(rootfd, rootfd, path, flags, err);
+  if (rootfd < 0)
+    return -1;
+  if (path[0] == '/')
+    return resolve_in_root(rootfd, rootfd, path, flags, err);
   _cleanup_close_ int start = start_of(t, dirfd, err);
-  if (start < 0) return -1;
+  if (start < 0)
+    return -1;
   return resolve_in_root(rootfd, start, path, flags, err);
 }
 
@@ -602,16 +651,20 @@ int tracee_resolve_parent(struct tracee *t, int dirfd, const char *path, char **
   int own = own_fd_path(t, path, &tail);
   if (own >= 0 && tail != NULL && tail[0] != '\0') { /* "/proc/self/fd/N/NAME": as above */
     int rootfd = root_of(t, err);
-    if (rootfd < 0) return -1;
+    if (rootfd < 0)
+      return -1;
     _cleanup_close_ int dir = own_fd_dir(t, own, err);
-    if (dir < 0) return -1;
+    if (dir < 0)
+      return -1;
     return resolve_parent_in_root(rootfd, dir, tail, name, err);
   }
   char buf[PATH_MAX + 64];
   path = rewrite_self(t, path, buf, sizeof(buf));
   int rootfd = root_of(t, err);
-  if (rootfd < 0) return -1;
+  if (rootfd < 0)
+    return -1;
   _cleanup_close_ int start = -1;
-  if (path[0] != '/' && (start = start_of(t, dirfd, err)) < 0) return -1;
+  if (path[0] != '/' && (start = start_of(t, dirfd, err)) < 0)
+    return -1;
   return resolve_parent_in_root(rootfd, start >= 0 ? start : rootfd, path, name, err);
 }
