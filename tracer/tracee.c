@@ -585,10 +585,14 @@ static int own_fd_path(struct tracee *t, const char *path, const char **tail)
   return (int)fd;
 }
 
-/* The directory a "/proc/self/fd/N/..." path goes through: the tracee's descriptor N.  A
- * missing descriptor is ENOENT, as the kernel's lookup in /proc/self/fd says. */
-static int own_fd_dir(struct tracee *t, int own, guise_error **err)
+/* The directory a "/proc/self/fd/N/..." path goes through: the tracee's descriptor N (and in
+ * *rootfd the root the rest is confined to).  A missing descriptor is ENOENT, as the kernel's
+ * lookup in /proc/self/fd says. */
+static int own_fd_dir(struct tracee *t, int own, int *rootfd, guise_error **err)
 {
+  *rootfd = root_of(t, err);
+  if (*rootfd < 0)
+    return -1;
   int fd = tracee_dup_fd(t, own, err);
   if (fd < 0 && err != NULL && *err != NULL && (*err)->errnum == EBADF)
     (*err)->errnum = ENOENT;
@@ -623,10 +627,8 @@ int tracee_resolve(struct tracee *t, int dirfd, const char *path, int flags, gui
   if (own >= 0 && tail != NULL) {
     /* The magic link is followed (it is not the last component), the rest resolved from the
      * directory it names; NOFOLLOW is for the last component only. */
-    int rootfd = root_of(t, err);
-    if (rootfd < 0)
-      return -1;
-    _cleanup_close_ int dir = own_fd_dir(t, own, err);
+    int rootfd;
+    _cleanup_close_ int dir = own_fd_dir(t, own, &rootfd, err);
     if (dir < 0)
       return -1;
     return resolve_in_root(rootfd, dir, tail[0] != '\0' ? tail : ".", flags, err);
@@ -650,10 +652,8 @@ int tracee_resolve_parent(struct tracee *t, int dirfd, const char *path, char **
   const char *tail;
   int own = own_fd_path(t, path, &tail);
   if (own >= 0 && tail != NULL && tail[0] != '\0') { /* "/proc/self/fd/N/NAME": as above */
-    int rootfd = root_of(t, err);
-    if (rootfd < 0)
-      return -1;
-    _cleanup_close_ int dir = own_fd_dir(t, own, err);
+    int rootfd;
+    _cleanup_close_ int dir = own_fd_dir(t, own, &rootfd, err);
     if (dir < 0)
       return -1;
     return resolve_parent_in_root(rootfd, dir, tail, name, err);
