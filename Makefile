@@ -7,6 +7,9 @@
 #   make bench      run the benchmarks in bench/ and record them in bench/README.md
 #   make demo       the main job: an unprivileged image build with apt
 #   make format     clang-format every source file
+#   make install    install guise, guise-full, man pages and shell completions under
+#                   PREFIX (default /usr/local; DESTDIR= for a staging tree)
+#   make dist       guise-VERSION.tar.gz, the source tarball of HEAD
 
 .DEFAULT_GOAL := all
 CC ?= cc
@@ -21,6 +24,24 @@ RELEASE_CFLAGS := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined
 LDLIBS := $(PKG_LIBS) -lpthread
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
+
+# What cli/main.c compiles in: the version and where make install puts guise-full (its last
+# place to look, for when /proc is not mounted).  Rewritten only when a value changes, so that
+# `make install PREFIX=...` rebuilds what depends on it and nothing else.
+build/config.h: FORCE
+	@mkdir -p build
+	@printf '#define GUISE_VERSION "%s"\n#define GUISE_LIBEXECDIR "%s"\n' '$(VERSION)' \
+	  '$(LIBEXECDIR)' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 # Layers, lowest first: util <- tracer <- fakefs <- runtime, image <- builder <- cli.
 LIB_DIRS := util tracer fakefs runtime image builder
@@ -61,7 +82,8 @@ build/$(1)/gen/fake_filter.o: build/$(1)/gen/fake_filter.c
 # it loads none of the image libraries (see cli/main.c); it runs guise-full for the rest.
 $(1)_CORE_OBJ := build/$(1)/cli/main-core.o $$(CORE_CLI_SRC:%.c=build/$(1)/%.o)
 
-build/$(1)/cli/main-core.o: cli/main.c
+build/$(1)/cli/main.o: build/config.h
+build/$(1)/cli/main-core.o: cli/main.c build/config.h
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(BASE_CFLAGS) $$($(2)) -DGUISE_CORE -c $$< -o $$@
 
@@ -104,7 +126,8 @@ build/helpers/%: tests/helpers/%.c
 
 HELPERS := $(HELPER_SRC:tests/helpers/%.c=build/helpers/%)
 
-.PHONY: all asan units check deps unit-tests integration-tests bench demo format clean
+.PHONY: all asan units check deps unit-tests integration-tests bench demo format clean install docs \
+        dist FORCE
 
 all: guise
 
@@ -144,6 +167,27 @@ demo: deps
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(HELPER_SRC) $(wildcard tools/*.c) \
 	  $(wildcard */*.h)
+
+# Man pages and shell completions are made from one source, the --help texts of the built
+# binaries (tools/gen-docs.sh; help2man for the pages).
+docs: build/docs/.stamp
+
+build/docs/.stamp: build/release/guise build/release/guise-full tools/gen-docs.sh
+	bash tools/gen-docs.sh build/release/guise $(VERSION) build/docs
+	@touch $@
+
+# guise-full goes where guise looks for it (cli/main.c): PREFIX/libexec/guise/.
+install: guise docs
+	install -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(LIBEXECDIR)/guise' '$(DESTDIR)$(MANDIR)/man1' \
+	  '$(DESTDIR)$(BASHCOMPDIR)' '$(DESTDIR)$(ZSHCOMPDIR)'
+	install -m 755 build/release/guise '$(DESTDIR)$(BINDIR)/guise'
+	install -m 755 build/release/guise-full '$(DESTDIR)$(LIBEXECDIR)/guise/guise-full'
+	install -m 644 build/docs/man1/*.1 '$(DESTDIR)$(MANDIR)/man1/'
+	install -m 644 build/docs/guise.bash '$(DESTDIR)$(BASHCOMPDIR)/guise'
+	install -m 644 build/docs/_guise '$(DESTDIR)$(ZSHCOMPDIR)/_guise'
+
+dist:
+	git archive --format=tar.gz --prefix=guise-$(VERSION)/ -o guise-$(VERSION).tar.gz HEAD
 
 clean:
 	rm -rf build guise guise-full

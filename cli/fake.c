@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,40 +22,64 @@
 
 static void fake_usage(FILE *out)
 {
-  fputs("Usage: guise fake [--db FILE] [--rootfs DIR [--isolation=none]]\n"
-        "                  [--backend auto|seccomp|ptrace] [--] COMMAND [ARG...]\n"
+  fputs("Usage: guise fake [OPTIONS] [--] COMMAND [ARG...]\n"
         "\n"
-        "Run COMMAND on the host believing it is root: set*id/get*id, groups and capabilities\n"
-        "are faked per process and, with --db, ownership, modes, device nodes and privileged\n"
-        "xattrs are recorded in FILE and shown back by stat.  Works for static binaries.\n"
+        "Run COMMAND on the host believing it is root, like fakeroot: set*id/get*id, groups and\n"
+        "capabilities are faked per process; ownership, modes, device nodes and privileged\n"
+        "xattrs are remembered and shown back by stat.  Works for static binaries.  By default\n"
+        "the faked state lives in memory and is gone when COMMAND ends.\n"
         "\n"
-        "  --db FILE   faked-state database (created if missing)\n"
-        "  --rootfs DIR\n"
-        "              COMMAND populates the root filesystem DIR (e.g. tar -C DIR): the\n"
-        "              database is DIR's own (DIR.fakefs.db, as guise run and guise db find it,\n"
-        "              unless --db says otherwise) and its paths are recorded as seen from\n"
-        "              inside DIR; rows for other filesystems are volatile, as in guise run\n"
-        "  --isolation=none\n"
-        "              with --rootfs: run COMMAND inside DIR, shown as / by path translation\n"
-        "              (ptrace), with the host's /proc, /dev and /sys; nothing else is\n"
-        "              isolated (see guise run --isolation)\n"
-        "  --backend B how calls are intercepted: seccomp (user notification), ptrace (where\n"
-        "              no seccomp listener can be had, e.g. inside another sandbox that holds\n"
-        "              one; slower) or auto (seccomp, else ptrace with a notice; default)\n"
+        "  -i, --load FILE  start from the faked state saved in FILE (by -s or a --db)\n"
+        "  -s, --save FILE  save the faked state to FILE when COMMAND ends (a SQLite database in\n"
+        "                   guise's format, not fakeroot's text format; FILE is replaced\n"
+        "                   atomically; may be the same FILE as -i)\n"
+        "  --db FILE        keep the faked state in the database FILE instead (created if\n"
+        "                   missing, updated as COMMAND runs)\n"
+        "  --rootfs DIR     COMMAND populates the root filesystem DIR (e.g. tar -C DIR): the\n"
+        "                   database is DIR's own (DIR.fakefs.db, as guise run and guise db\n"
+        "                   find it, unless --db says otherwise) and its paths are recorded as\n"
+        "                   seen from inside DIR; rows for other filesystems are volatile, as\n"
+        "                   in guise run\n"
+        "  --ids-only       fake ids, groups and capabilities only: files are the kernel's\n"
+        "  --isolation=none with --rootfs: run COMMAND inside DIR, shown as / by path\n"
+        "                   translation (ptrace), with the host's /proc, /dev and /sys; nothing\n"
+        "                   else is isolated (see guise run --isolation)\n"
+        "  --backend B      how calls are intercepted: seccomp (user notification), ptrace\n"
+        "                   (where no seccomp listener can be had, e.g. inside another sandbox\n"
+        "                   that holds one; slower) or auto (seccomp, else ptrace with a\n"
+        "                   notice; default)\n"
         "\n"
-        "Exit status: the command's; 128+N if killed by signal N; 125 if guise failed;\n"
-        "126 if the command cannot be executed; 127 if it was not found.\n",
+        "Exit status: the command's; 128+N if killed by signal N; 125 if guise failed (also\n"
+        "when -s could not save); 126 if the command cannot be executed; 127 if it was not\n"
+        "found.\n",
         out);
 }
 
 static const struct option fake_options[] = {
     {"db", required_argument, NULL, 'd'},
     {"rootfs", required_argument, NULL, 'r'},
+    {"load", required_argument, NULL, 'i'},
+    {"save", required_argument, NULL, 's'},
+    {"ids-only", no_argument, NULL, 'I'},
     {"backend", required_argument, NULL, 'b'},
-    {"isolation", required_argument, NULL, 'i'},
+    {"isolation", required_argument, NULL, 'n'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* The policy the options ask for: a named database, the rootfs's, none, or the session's. */
+static int open_policy(const char *db, const char *rootfs_arg, const char *load, bool ids_only,
+                       struct fakefs_policy **fp, guise_error **err)
+{
+  if (ids_only) return fakefs_policy_new(NULL, NULL, fp, err);
+  if (db == NULL && rootfs_arg == NULL) return fakefs_policy_new_session(load, fp, err);
+  _cleanup_free_ char *rootfs = NULL, *rootfs_db = NULL;
+  if (rootfs_arg != NULL) {
+    if (fakefs_db_path_for_named_rootfs(rootfs_arg, &rootfs, &rootfs_db, err) < 0) return -1;
+    if (db == NULL) db = rootfs_db;
+  }
+  return fakefs_policy_new(db, rootfs, fp, err);
+}
 
 static int exit_code(int wstatus)
 {
@@ -91,13 +116,14 @@ static int fake_in_rootfs(const char *rootfs, const char *db, char **cmd)
 
 int cmd_fake(int argc, char **argv)
 {
-  const char *db = NULL, *rootfs_arg = NULL;
+  const char *db = NULL, *rootfs_arg = NULL, *load = NULL, *save = NULL;
+  bool ids_only = false;
   enum tracer_backend backend = TRACER_BACKEND_AUTO;
   bool in_rootfs = false;
   _cleanup_error_ guise_error *err = NULL;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "+h", fake_options, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+hi:s:", fake_options, NULL)) != -1) {
     switch (c) {
     case 'd':
       db = optarg;
@@ -105,13 +131,22 @@ int cmd_fake(int argc, char **argv)
     case 'r':
       rootfs_arg = optarg;
       break;
+    case 'i':
+      load = optarg;
+      break;
+    case 's':
+      save = optarg;
+      break;
+    case 'I':
+      ids_only = true;
+      break;
     case 'b':
       if (tracer_backend_parse(optarg, &backend, &err) < 0) {
         guise_error_print(err);
         return 125;
       }
       break;
-    case 'i':
+    case 'n':
       if (strcmp(optarg, "none") != 0) {
         fprintf(stderr, "guise: fake: --isolation %s: only none is known here\n", optarg);
         return 125;
@@ -131,24 +166,34 @@ int cmd_fake(int argc, char **argv)
     return 125;
   }
   char **cmd = argv + optind;
-
-  _cleanup_free_ char *rootfs = NULL, *rootfs_db = NULL;
-  if (rootfs_arg != NULL) {
+  if ((load != NULL || save != NULL) && (db != NULL || rootfs_arg != NULL || ids_only)) {
+    fputs("guise: fake: -i/-s load and save the session's state; --db, --rootfs and --ids-only "
+          "choose another: use one or the other\n",
+          stderr);
+    return 125;
+  }
+  if (in_rootfs) {
+    if (rootfs_arg == NULL || load != NULL || save != NULL || ids_only) {
+      fputs("guise: fake: --isolation=none needs --rootfs DIR, whose database (or --db) keeps the "
+            "faked state\n",
+            stderr);
+      return 125;
+    }
+    _cleanup_free_ char *rootfs = NULL, *rootfs_db = NULL;
     if (fakefs_db_path_for_named_rootfs(rootfs_arg, &rootfs, &rootfs_db, &err) < 0) {
       guise_error_print(err);
       return 125;
     }
-    if (db == NULL) db = rootfs_db;
+    return fake_in_rootfs(rootfs, db != NULL ? db : rootfs_db, cmd);
   }
-  if (in_rootfs) {
-    if (rootfs == NULL) {
-      fprintf(stderr, "guise: fake: --isolation=none needs --rootfs DIR\n");
-      return 125;
-    }
-    return fake_in_rootfs(rootfs, db, cmd);
+  if (ids_only && (db != NULL || rootfs_arg != NULL)) {
+    fputs("guise: fake: --ids-only keeps no database: it cannot go with --db or --rootfs\n",
+          stderr);
+    return 125;
   }
+
   _cleanup_fakefs_policy_ struct fakefs_policy *fp = NULL;
-  if (fakefs_policy_new(db, rootfs, &fp, &err) < 0) {
+  if (open_policy(db, rootfs_arg, load, ids_only, &fp, &err) < 0) {
     guise_error_print(err);
     return 125;
   }
@@ -204,13 +249,18 @@ int cmd_fake(int argc, char **argv)
   close(sv[0]);
   if (r < 0) {
     guise_error_print(err);
+    guise_error_release(&err);
     if (wstatus == -1) {
       kill(pid, SIGKILL);
       waitpid(pid, NULL, 0);
     }
+  } else if (wstatus == -1 && waitpid(pid, &wstatus, 0) < 0) {
+    r = -1;
+  }
+  /* Saved whatever happened, as fakeroot does: what was faked until then is still true. */
+  if (save != NULL && fakefs_policy_save(fp, save, &err) < 0) {
+    guise_error_print(err);
     return 125;
   }
-  if (wstatus == -1 && waitpid(pid, &wstatus, 0) < 0)
-    return 125;
-  return exit_code(wstatus);
+  return r < 0 ? 125 : exit_code(wstatus);
 }

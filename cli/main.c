@@ -3,13 +3,15 @@
  * Built twice.  `guise` (GUISE_CORE) has the commands that start containers and must start
  * fast — it links only libseccomp, libcap, sqlite and jansson; loading libcurl, libarchive and
  * openssl with everything they pull in would cost ~15 ms at every `guise run`.  The other
- * commands are served by `guise-full`, installed next to it, which has them all. */
+ * commands are served by `guise-full`, which has them all (found by exec_full). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "build/config.h" /* GUISE_VERSION, GUISE_LIBEXECDIR: made by the Makefile */
 #include "cli/commands.h"
 
 #ifdef GUISE_CORE
@@ -57,22 +59,68 @@ static void usage(FILE *out)
   fprintf(out, "\nRun 'guise COMMAND --help' for a command's options.\n");
 }
 
-/* Run the command in guise-full, the binary next to this one. */
+/* This program's own path without /proc (not mounted, or hidden): argv[0] when it has a
+ * slash, else the first executable of that name in PATH, as the shell found it.  0 or -1. */
+static int self_from_argv0(const char *argv0, char out[PATH_MAX])
+{
+  if (strchr(argv0, '/') != NULL) return realpath(argv0, out) != NULL ? 0 : -1;
+  const char *path = getenv("PATH");
+  if (path == NULL) return -1;
+  for (const char *p = path;; p++) {
+    size_t len = strcspn(p, ":");
+    char cand[PATH_MAX];
+    int w = len == 0 ? snprintf(cand, sizeof(cand), "./%s", argv0) /* "": the cwd */
+                     : snprintf(cand, sizeof(cand), "%.*s/%s", (int)len, p, argv0);
+    if (w < (int)sizeof(cand) && access(cand, X_OK) == 0 && realpath(cand, out) != NULL) return 0;
+    p += len;
+    if (*p == '\0') return -1;
+  }
+}
+
+/* Exec guise-full from dir if it is there; returns only when it could not be run, with errno
+ * ENOENT (or ENOTDIR) when it is not there. */
+static void try_full(const char *dir, int dirlen, const char *sub, char **argv, char *tried,
+                     size_t tried_size)
+{
+  char full[PATH_MAX];
+  int w = snprintf(full, sizeof(full), "%.*s%s/guise-full", dirlen, dir, sub);
+  if (w < 0 || (size_t)w >= sizeof(full)) {
+    errno = ENAMETOOLONG;
+    return;
+  }
+  execv(full, argv);
+  int e = errno;
+  size_t used = strlen(tried);
+  if (used + (size_t)w + 3 < tried_size)
+    snprintf(tried + used, tried_size - used, "%s%s", used ? ", " : "", full);
+  errno = e;
+}
+
+/* Run the command in guise-full.  Where it is, first found wins: beside this binary (the build
+ * tree, an unpacked tarball), in ../libexec/guise/ from it (an install under any PREFIX, also
+ * a DESTDIR staging tree), in the LIBEXECDIR guise was built for (make install).  This binary's
+ * path comes from /proc/self/exe, else from argv[0] and PATH. */
 static int exec_full(char **argv)
 {
-  char self[PATH_MAX];
+  char self[PATH_MAX], tried[3 * PATH_MAX] = "";
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n < 0) {
-    fprintf(stderr, "guise: finding guise's own path failed: %s\n", strerror(errno));
-    return 125;
+  if (n >= 0) self[n] = '\0';
+  const char *where[][2] = {{self, ""}, {self, "/../libexec/guise"}, {GUISE_LIBEXECDIR, "/guise"}};
+  int first = n >= 0 || self_from_argv0(argv[0], self) == 0 ? 0 : 2;
+  for (int i = first; i < 3; i++) {
+    const char *dir = where[i][0], *slash = i < 2 ? strrchr(dir, '/') : NULL;
+    int dirlen = i < 2 ? (slash != NULL ? (int)(slash - dir) : 0) : (int)strlen(dir);
+    try_full(dir, dirlen, where[i][1], argv, tried, sizeof(tried));
+    if (errno != ENOENT && errno != ENOTDIR) {
+      fprintf(stderr, "guise: running guise-full for '%s' failed: %s (%s)\n", argv[1],
+              strerror(errno), tried);
+      return 125;
+    }
   }
-  self[n] = '\0';
-  char *slash = strrchr(self, '/');
-  char full[PATH_MAX + 16];
-  snprintf(full, sizeof(full), "%.*s/guise-full", slash ? (int)(slash - self) : 1,
-           slash ? self : ".");
-  execv(full, argv);
-  fprintf(stderr, "guise: running %s for '%s' failed: %s\n", full, argv[1], strerror(errno));
+  fprintf(stderr,
+          "guise: running guise-full for '%s' failed: not found (tried %s); make install puts "
+          "it in LIBEXECDIR/guise/\n",
+          argv[1], tried);
   return 125;
 }
 
@@ -103,7 +151,7 @@ int main(int argc, char **argv)
     return 0;
   }
   if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-    printf("guise version 0.1.0\n");
+    printf("guise version %s\n", GUISE_VERSION);
     return 0;
   }
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -344,6 +344,18 @@ static int prune_changes(struct fakefs_db *db, guise_error **err)
   return exec_sql(db, sql, err);
 }
 
+/* What every open does once SQLite has the database: settings, schema, rows in memory. */
+static int finish_open(struct fakefs_db *db, guise_error **err)
+{
+  sqlite3_busy_timeout(db->sql, 5000);
+  sqlite3_extended_result_codes(db->sql, 0);
+  if (!db->readonly && exec_sql(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err) < 0)
+    return -1;
+  if (migrate(db, err) < 0 || load_cache(db, err) < 0) return -1;
+  if (!db->readonly && prune_changes(db, err) < 0) return -1;
+  return 0;
+}
+
 int fakefs_db_open(const char *path, int flags, struct fakefs_db **out, guise_error **err)
 {
   struct fakefs_db *db = calloc(1, sizeof(*db));
@@ -365,12 +377,7 @@ int fakefs_db_open(const char *path, int flags, struct fakefs_db **out, guise_er
     fakefs_db_close(db);
     return -1;
   }
-  sqlite3_busy_timeout(db->sql, 5000);
-  sqlite3_extended_result_codes(db->sql, 0);
-  if (!db->readonly && exec_sql(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err) < 0)
-    goto fail;
-  if (migrate(db, err) < 0 || load_cache(db, err) < 0) goto fail;
-  if (!db->readonly && prune_changes(db, err) < 0) goto fail;
+  if (finish_open(db, err) < 0) goto fail;
   *out = db;
   return 0;
 nomem:
@@ -378,6 +385,98 @@ nomem:
 fail:
   fakefs_db_close(db);
   return -1;
+}
+
+/* Copy the whole database src into dst (SQLite's online backup). */
+static int copy_database(sqlite3 *dst, sqlite3 *src, const char *what, guise_error **err)
+{
+  sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+  if (b == NULL) return guise_fail(err, EIO, "copying %s failed: %s", what, sqlite3_errmsg(dst));
+  int rc = sqlite3_backup_step(b, -1);
+  sqlite3_backup_finish(b);
+  if (rc != SQLITE_DONE) {
+    sqlite3 *which = sqlite3_errcode(src) != SQLITE_OK ? src : dst;
+    return guise_fail(err, rc == SQLITE_FULL ? ENOSPC : EIO, "copying %s failed: %s", what,
+                      sqlite3_errmsg(which));
+  }
+  return 0;
+}
+
+int fakefs_db_open_session(const char *load_from, struct fakefs_db **out, guise_error **err)
+{
+  struct fakefs_db *db = calloc(1, sizeof(*db));
+  if (db == NULL) return guise_fail(err, ENOMEM, "opening the session database failed");
+  if (load_from != NULL)
+    db->path = strdup(load_from);
+  else
+    db->path = strdup("the session database");
+  if (db->path == NULL) goto nomem;
+  if (sqlite3_open_v2(":memory:", &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+      SQLITE_OK) {
+    if (db->sql == NULL) goto nomem;
+    sql_fail(db, err, "opening the database");
+    goto fail;
+  }
+  if (load_from != NULL) {
+    if (access(load_from, R_OK) < 0) {
+      guise_fail_errno(err, "loading the faked state %s failed", load_from);
+      goto fail;
+    }
+    sqlite3 *src = NULL;
+    int rc = sqlite3_open_v2(load_from, &src, SQLITE_OPEN_READONLY, NULL);
+    if (rc != SQLITE_OK || copy_database(db->sql, src, load_from, err) < 0) {
+      if (rc != SQLITE_OK)
+        guise_fail(err, EIO, "loading the faked state %s failed: %s", load_from,
+                   src ? sqlite3_errmsg(src) : "out of memory");
+      else
+        guise_error_prefix(err, "loading the faked state %s", load_from);
+      sqlite3_close(src);
+      goto fail;
+    }
+    sqlite3_close(src);
+  }
+  if (finish_open(db, err) < 0) goto fail;
+  *out = db;
+  return 0;
+nomem:
+  guise_fail(err, ENOMEM, "opening the session database failed");
+fail:
+  fakefs_db_close(db);
+  return -1;
+}
+
+int fakefs_db_save(struct fakefs_db *db, const char *path, guise_error **err)
+{
+  if (fakefs_db_flush(db, err) < 0)
+    return guise_error_prefix(err, "saving the faked state to %s", path);
+  /* A file beside path renamed over it: a reader never sees half a database, and
+   * `-i state -s state` reads the old one until the new one is complete. */
+  _cleanup_free_ char *tmp = NULL;
+  if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
+    return guise_fail(err, ENOMEM, "saving the faked state to %s failed", path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+  if (fd < 0) return guise_fail_errno(err, "saving the faked state to %s failed", path);
+  close(fd);
+  sqlite3 *dst = NULL;
+  int rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE, NULL);
+  if (rc != SQLITE_OK) {
+    guise_fail(err, EIO, "saving the faked state to %s failed: %s", path,
+               dst ? sqlite3_errmsg(dst) : "out of memory");
+    sqlite3_close(dst);
+    unlink(tmp);
+    return -1;
+  }
+  if (copy_database(dst, db->sql, "the faked state", err) < 0) {
+    sqlite3_close(dst);
+    unlink(tmp);
+    return guise_error_prefix(err, "saving the faked state to %s", path);
+  }
+  if (sqlite3_close(dst) != SQLITE_OK || rename(tmp, path) < 0) {
+    guise_fail_errno(err, "saving the faked state to %s failed", path);
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
 }
 
 void fakefs_db_close(struct fakefs_db *db)

@@ -60,6 +60,12 @@ struct fake_inode {
 
 /* Open (and migrate forward to the current schema version) the database at path. */
 int fakefs_db_open(const char *path, int flags, struct fakefs_db **out, guise_error **err);
+/* A database in memory that lives as long as the handle (`guise fake`'s session, like
+ * fakeroot's): empty, or a copy of the database file load_from (which is not changed). */
+int fakefs_db_open_session(const char *load_from, struct fakefs_db **out, guise_error **err);
+/* Write the whole database (pending batch included) to the file path as a SQLite database,
+ * atomically: a temp file beside it renamed over it. */
+int fakefs_db_save(struct fakefs_db *db, const char *path, guise_error **err);
 void fakefs_db_close(struct fakefs_db *db);
 static inline void fakefs_db_closep(struct fakefs_db **db)
 {

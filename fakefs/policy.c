@@ -40,18 +40,21 @@ static void policy_flush_deferred(void *ctx)
   if (fp->have_files) fakefs_files_flush(&fp->files);
 }
 
-int fakefs_policy_new(const char *db_path, const char *rootfs, struct fakefs_policy **out,
+/* The policy around db (owned from here on; NULL: credentials only). */
+static int policy_new(struct fakefs_db *db, const char *rootfs, struct fakefs_policy **out,
                       guise_error **err)
 {
   struct fakefs_policy *fp = calloc(1, sizeof(*fp));
-  if (fp == NULL)
+  if (fp == NULL) {
+    if (db != NULL)
+      fakefs_db_close(db);
     return guise_fail(err, ENOMEM, "allocating the faking policy failed");
+  }
   fp->tp.ctx = fp;
   fp->tp.process_exited = policy_process_exited;
   fp->creds = fakefs_cred_table_new();
-  if (db_path != NULL) {
-    if (fakefs_db_open(db_path, FAKEFS_DB_CREATE, &fp->db, err) < 0)
-      goto fail;
+  fp->db = db;
+  if (db != NULL) {
     if (rootfs != NULL) {
       struct stat st;
       if (stat(rootfs, &st) < 0) {
@@ -80,9 +83,35 @@ int fakefs_policy_new(const char *db_path, const char *rootfs, struct fakefs_pol
   *out = fp;
   return 0;
 fail:
-  guise_error_prefix(err, "opening the faked-state database %s", db_path);
   fakefs_policy_free(fp);
   return -1;
+}
+
+int fakefs_policy_new(const char *db_path, const char *rootfs, struct fakefs_policy **out,
+                      guise_error **err)
+{
+  struct fakefs_db *db = NULL;
+  if (db_path != NULL && fakefs_db_open(db_path, FAKEFS_DB_CREATE, &db, err) < 0)
+    return guise_error_prefix(err, "opening the faked-state database %s", db_path);
+  if (policy_new(db, rootfs, out, err) < 0)
+    return db_path != NULL ? guise_error_prefix(err, "opening the faked-state database %s", db_path)
+                           : -1;
+  return 0;
+}
+
+int fakefs_policy_new_session(const char *load_from, struct fakefs_policy **out, guise_error **err)
+{
+  struct fakefs_db *db = NULL;
+  if (fakefs_db_open_session(load_from, &db, err) < 0)
+    return -1;
+  return policy_new(db, NULL, out, err);
+}
+
+int fakefs_policy_save(struct fakefs_policy *fp, const char *path, guise_error **err)
+{
+  if (fp->db == NULL)
+    return guise_fail(err, EINVAL, "saving the faked state to %s failed: no database", path);
+  return fakefs_db_save(fp->db, path, err);
 }
 
 void fakefs_policy_free(struct fakefs_policy *fp)

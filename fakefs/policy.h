@@ -13,11 +13,15 @@ struct fakefs_policy;
  * fake`: the host's root).  Files owned by the caller's uid/gid are shown as 0:0. */
 int fakefs_policy_new(const char *db_path, const char *rootfs, struct fakefs_policy **out,
                       guise_error **err);
+/* `guise fake`'s default, like fakeroot's: the faked state lives in memory for the session,
+ * empty or loaded from the database file load_from (fakeroot -i), the host's root as root. */
+int fakefs_policy_new_session(const char *load_from, struct fakefs_policy **out, guise_error **err);
+/* Write the faked state to path as a SQLite database (fakeroot -s). */
+int fakefs_policy_save(struct fakefs_policy *fp, const char *path, guise_error **err);
 void fakefs_policy_free(struct fakefs_policy *fp);
 static inline void fakefs_policy_freep(struct fakefs_policy **fp)
 {
-  if (*fp != NULL)
-    fakefs_policy_free(*fp);
+  if (*fp != NULL) fakefs_policy_free(*fp);
 }
 #define _cleanup_fakefs_policy_ __attribute__((cleanup(fakefs_policy_freep)))
 

@@ -191,6 +191,14 @@ run_integration_tests() {
   chmod 755 "$run"
   mkdir -p "$run/bin" "$run/helpers" "$run/integration" "$run/setup" "$run/fixtures" "$run/tmp" \
     "$run/root-requests"
+  # The installed tree test_install.sh runs (make install as a user would, here under DESTDIR).
+  if [ -z "${GUISE_TEST_FILES:-}" ] || [[ " $GUISE_TEST_FILES " == *" test_install"* ]]; then
+    make --no-print-directory install DESTDIR="$run/install" PREFIX=/usr >"$run/install.log" 2>&1 || {
+      echo "# make install failed:"
+      tail -5 "$run/install.log" | sed 's/^/#   /'
+    }
+    export GUISE_INSTALL_TREE="$run/install"
+  fi
   cp "$guise" "$run/bin/guise"
   cp "$guise-full" "$run/bin/guise-full" # the image commands (see cli/main.c)
   cp build/helpers/* "$run/helpers/" 2>/dev/null || true
@@ -213,7 +221,7 @@ run_integration_tests() {
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
   export GUISE_TEST_PASSENV="GUISE GUISE_HELPERS GUISE_FIXTURES GUISE_TEST_CACHE GUISE_TEST_RESULTS
     TMPDIR ASAN_OPTIONS UBSAN_OPTIONS GUISE_TEST_FILTER GUISE_TEST_KEEP GUISE_TEST_TIMEOUT
-    GUISE_TEST_ROOT_REQUESTS"
+    GUISE_TEST_ROOT_REQUESTS GUISE_INSTALL_TREE"
   local runner=$user
   [ $as_root -eq 1 ] || runner=$(id -un)
   echo "# integration tests: $GUISE (from $guise) as $runner"

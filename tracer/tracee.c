@@ -584,10 +584,13 @@ static pid_t ns_tid_of(struct tracee *t)
   return tracee_call_valid(t) ? ns : 0;
 }
 
-/* If path names one of the tracee's own descriptors through procfs or /dev/fd, its number. */
-static int own_fd_path(struct tracee *t, const char *path)
+/* If path names one of the tracee's own descriptors through procfs or /dev/fd, its number.
+ * Components after the number ("/proc/self/fd/4/passwd": the fd is a directory) are left in
+ * *tail, without leading slashes ("" for a trailing slash); *tail is NULL when there are none. */
+static int own_fd_path(struct tracee *t, const char *path, const char **tail)
 {
   const char *rest = NULL;
+  *tail = NULL;
   char buf[64];
   if (strcmp(path, "/dev/stdin") == 0)
     return 0;
@@ -620,9 +623,28 @@ static int own_fd_path(struct tracee *t, const char *path)
     return -1;
   char *end;
   long fd = strtol(rest, &end, 10);
-  if (*end != '\0' || fd > INT_MAX)
+  if ((*end != '\0' && *end != '/') || fd > INT_MAX)
     return -1;
+  if (*end == '/') {
+    while (*end == '/')
+      end++;
+    *tail = end;
+  }
   return (int)fd;
+}
+
+/* The directory a "/proc/self/fd/N/..." path goes through: the tracee's descriptor N (and in
+ * *rootfd the root the rest is confined to).  A missing descriptor is ENOENT, as the kernel's
+ * lookup in /proc/self/fd says. */
+static int own_fd_dir(struct tracee *t, int own, int *rootfd, guise_error **err)
+{
+  *rootfd = root_of(t, err);
+  if (*rootfd < 0)
+    return -1;
+  int fd = tracee_dup_fd(t, own, err);
+  if (fd < 0 && err != NULL && *err != NULL && (*err)->errnum == EBADF)
+    (*err)->errnum = ENOENT;
+  return fd;
 }
 
 /* /proc/self and /proc/thread-self must mean the tracee, not the supervisor that resolves.  The
@@ -646,13 +668,21 @@ static const char *rewrite_self(struct tracee *t, const char *path, char *buf, s
 
 int tracee_resolve(struct tracee *t, int dirfd, const char *path, int flags, guise_error **err)
 {
-  if (!(flags & TRACEE_RESOLVE_NOFOLLOW)) {
-    int own = own_fd_path(t, path);
-    if (own >= 0)
-      return tracee_dup_fd(t, own, err);
-  }
+  const char *tail;
+  int own = own_fd_path(t, path, &tail);
+  if (own >= 0 && tail == NULL && !(flags & TRACEE_RESOLVE_NOFOLLOW))
+    return tracee_dup_fd(t, own, err);
   if (t->st->tr != NULL && path[0] != '\0') /* the root is a view, not the kernel's */
     return translate_resolve(t, dirfd, path, flags, err);
+  if (own >= 0 && tail != NULL) {
+    /* The magic link is followed (it is not the last component), the rest resolved from the
+     * directory it names; NOFOLLOW is for the last component only. */
+    int rootfd;
+    _cleanup_close_ int dir = own_fd_dir(t, own, &rootfd, err);
+    if (dir < 0)
+      return -1;
+    return resolve_in_root(rootfd, dir, tail[0] != '\0' ? tail : ".", flags, err);
+  }
   char buf[PATH_MAX + 64];
   path = rewrite_self(t, path, buf, sizeof(buf));
   int rootfd = root_of(t, err);
@@ -670,6 +700,15 @@ int tracee_resolve_parent(struct tracee *t, int dirfd, const char *path, char **
                           guise_error **err)
 {
   if (t->st->tr != NULL) return translate_resolve_parent(t, dirfd, path, name, err);
+  const char *tail;
+  int own = own_fd_path(t, path, &tail);
+  if (own >= 0 && tail != NULL && tail[0] != '\0') { /* "/proc/self/fd/N/NAME": as above */
+    int rootfd;
+    _cleanup_close_ int dir = own_fd_dir(t, own, &rootfd, err);
+    if (dir < 0)
+      return -1;
+    return resolve_parent_in_root(rootfd, dir, tail, name, err);
+  }
   char buf[PATH_MAX + 64];
   path = rewrite_self(t, path, buf, sizeof(buf));
   int rootfd = root_of(t, err);

@@ -93,12 +93,12 @@ test_nested_auto_falls_back_to_ptrace() {
   run_guise fake -- "$GUISE" fake --backend seccomp -- true
   assert_status 125
   assert_contains "$ERR" "an outer sandbox already holds a seccomp listener" "seccomp inside seccomp"
-  run_guise fake -- "$GUISE" fake --backend auto --db "$TEST_TMP/inner.db" -- \
+  run_guise fake --ids-only -- "$GUISE" fake --backend auto --db "$TEST_TMP/inner.db" -- \
     "$(helper fakeprobe)" files inner
   assert_status 0
   assert_contains "$ERR" "notice: faking with ptrace" "the fallback is noticed"
   assert_contains "$ERR" "Device or resource busy" "the notice says why"
-  # The outer guise fake has no database: the files were faked by the inner one.  The calls
+  # The outer guise fake fakes ids only (--ids-only): the files were faked by the inner one.  The calls
   # both intercept (set*id...) go to the outer one (SECCOMP_RET_USER_NOTIF takes precedence
   # over SECCOMP_RET_TRACE), so the inner one never learns that mode0 was created as uid 100.
   expect_faked_files "$OUT" no-creds

@@ -163,4 +163,38 @@ test_proc_self_paths_resolved_in_the_container() {
 6" "$OUT" "owners set through /proc/PID/fd and /proc/PID/task/TID/fd"
 }
 
+# A file below one of the caller's own directory descriptors, named through /proc/self/fd/N/NAME
+# (GNU tar's way: llistxattr("/proc/self/fd/4/semanage.conf")), /dev/fd/N/NAME and the other
+# procfs spellings: every path-based xattr call the supervisor resolves works as under root.
+test_xattrs_through_proc_self_fd_dir() {
+  rootfs=$(fixture_rootfs_faked busybox)
+  cp "$(helper xattrprobe)" "$rootfs/xattrprobe"
+  run_in "$rootfs" 'mkdir -p /etc/sub && echo x >/etc/sub/f && /xattrprobe /etc sub/f && /xattrprobe /etc passwd'
+  assert_status 0
+  assert_not_contains "$OUT" "failed:" "xattr calls through /proc/self/fd/N/..."
+  assert_eq 2 "$(printf '%s\n' "$OUT" | grep -c '^done 0 failed$')" "probes that ran to the end"
+  assert_eq 126 "$(printf '%s\n' "$OUT" | grep -c ' ok$')" "calls that succeeded"
+  # Other faked calls through the same paths: chown (resolved to the file) and mknod (to its
+  # parent directory).
+  run_in "$rootfs" 'exec 3</etc && chown 7:8 /proc/self/fd/3/sub/f && mknod /dev/fd/3/sub/null c 1 3 &&
+    stat -c "%u:%g %F" /etc/sub/f /etc/sub/null'
+  assert_status 0
+  assert_eq "7:8 regular file
+0:0 character special file" "$OUT" "chown and mknod through /proc/self/fd/N/... and /dev/fd/N/..."
+  # The same on the host, under guise fake.
+  mkdir -p host/sub && echo x >host/sub/f
+  run_guise fake --db "$TEST_TMP/host.db" -- "$(helper xattrprobe)" host sub/f
+  assert_status 0
+  assert_line "$OUT" "done 0 failed" "under guise fake"
+}
+
+# The reported case: tar --xattrs inside a container whose rootfs has faked state.
+test_tar_xattrs_in_faked_rootfs() {
+  rootfs=$(fixture_rootfs_faked bookworm)
+  run_in "$rootfs" 'tar --xattrs -C / -cf - etc | tar -tf - | wc -l'
+  assert_status 0
+  assert_not_contains "$ERR" "llistxattr" "tar's warnings"
+  assert_not_contains "$ERR" "symbolic links" "tar's warnings"
+}
+
 run_tests

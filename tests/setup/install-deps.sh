@@ -9,6 +9,7 @@ BUILD_PACKAGES=(
   gcc make pkg-config
   libseccomp-dev libcap-dev libarchive-dev libsqlite3-dev libjansson-dev
   libcurl4-openssl-dev libssl-dev zlib1g-dev libcmocka-dev
+  help2man # man pages for make install (tools/gen-docs.sh)
 )
 TEST_PACKAGES=(
   busybox-static mmdebstrap debootstrap
@@ -23,6 +24,7 @@ TEST_PACKAGES=(
   rpm createrepo-c # rpmbuild and the repository for test_build_rpm.sh (tests/setup/rpmrepo.sh)
   podman docker.io # guise in CI containers (tests/engines/test_engines.sh)
   golang-github-docker-docker-dev # Docker's default seccomp profile (contrib/seccomp/generate.py)
+  zsh # the zsh completion is checked in test_install.sh
 )
 
 missing=()

@@ -137,6 +137,56 @@ static void test_owner_and_no_row_for_root(void **state)
   assert_int_equal(fakefs_db_count(fx->db), 0);
 }
 
+/* guise fake's session: in memory, nothing on disk; saved (a pending batch included) to a file
+ * that a later session loads and guise db opens; a load leaves the file as it was. */
+static void test_session_save_and_load(void **state)
+{
+  struct fixture *fx = *state;
+  struct fakefs_key key;
+  struct fake_inode fi;
+  touch(fx, "f");
+  key_of(fx, "f", &key);
+  const unsigned char cap[4] = {1, 2, 3, 4};
+  struct fakefs_db *s = NULL;
+  assert_int_equal(fakefs_db_open_session(NULL, &s, NULL), 0);
+  fakefs_db_set_batching(s, true);
+  assert_int_equal(fakefs_db_set_owner(s, &key, 7, 8, "/f", NULL), 0);
+  assert_int_equal(
+      fakefs_db_xattr_set(s, &key, "security.capability", cap, sizeof(cap), 0, "/f", NULL), 0);
+  assert_true(fakefs_db_batch_pending(s));
+  char saved[128];
+  snprintf(saved, sizeof(saved), "%s/state", fx->dir);
+  assert_int_equal(fakefs_db_save(s, saved, NULL), 0);
+  fakefs_db_close(s);
+
+  assert_int_equal(fakefs_db_open_session(saved, &s, NULL), 0);
+  assert_int_equal(fakefs_db_lookup(s, &key, &fi, NULL), 1);
+  assert_int_equal(fi.uid, 7);
+  assert_int_equal(fi.gid, 8);
+  void *value = NULL;
+  size_t len = 0;
+  assert_int_equal(fakefs_db_xattr_get(s, &key, "security.capability", &value, &len, NULL), 1);
+  assert_int_equal(len, sizeof(cap));
+  assert_memory_equal(value, cap, sizeof(cap));
+  free(value);
+  assert_int_equal(fakefs_db_set_owner(s, &key, 9, (uint32_t)-1, NULL, NULL), 0);
+  fakefs_db_close(s); /* not saved: the file keeps 7:8 */
+
+  struct fakefs_db *ro = NULL;
+  assert_int_equal(fakefs_db_open(saved, FAKEFS_DB_READONLY, &ro, NULL), 0);
+  assert_int_equal(fakefs_db_lookup(ro, &key, &fi, NULL), 1);
+  assert_int_equal(fi.uid, 7);
+  fakefs_db_close(ro);
+
+  guise_error *err = NULL;
+  char missing[128];
+  snprintf(missing, sizeof(missing), "%s/missing", fx->dir);
+  assert_int_equal(fakefs_db_open_session(missing, &s, &err), -1);
+  assert_int_equal(err->errnum, ENOENT);
+  assert_non_null(strstr(err->msg, missing));
+  guise_error_release(&err);
+}
+
 /* Rows in SQLite, as another connection (guise db, the next session) sees them. */
 static int rows_on_disk(struct fixture *fx)
 {
@@ -583,6 +633,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_path_for_named_rootfs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_owner_and_no_row_for_root, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batching, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_session_save_and_load, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rename_keeps_row, setup, teardown),
       cmocka_unit_test_setup_teardown(test_hard_links, setup, teardown),
       cmocka_unit_test_setup_teardown(test_inode_reuse, setup, teardown),
