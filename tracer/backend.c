@@ -52,8 +52,13 @@ int tracer_child_install_backend(int sock, const struct tracer_filter *filter,
   if (backend != TRACER_BACKEND_PTRACE) {
     _cleanup_error_ guise_error *failed = NULL;
     if (tracer_child_install_filter(sock, filter, &failed) == 0) return TRACER_BACKEND_SECCOMP;
-    /* EBUSY: nothing was installed, the outer listener stays the only one. */
-    if (backend == TRACER_BACKEND_SECCOMP || failed->errnum != EBUSY) {
+    if (failed->errnum == EBUSY) {
+      /* Nothing was installed: the outer listener gets our calls first, whatever we install
+       * (the ptrace backend's RET_TRACE included).  Only its supervisor can hand them over. */
+      if (tracer_delegate_child_request(sock, err) < 0) return -1;
+      return TRACER_BACKEND_SECCOMP;
+    }
+    if (backend == TRACER_BACKEND_SECCOMP) {
       *err = steal_ptr(&failed);
       return -1;
     }
@@ -97,14 +102,14 @@ int tracer_hello_send(int sock, enum tracer_backend backend, int fd, guise_error
 
 int tracer_hello_recv(int sock, struct tracer_hello *out, guise_error **err)
 {
-  *out = (struct tracer_hello){.fd = -1};
+  *out = (struct tracer_hello){.fd = -1, .nsfd = -1};
   int one = 1;
   if (setsockopt(sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
     return guise_fail_errno(err, "setting SO_PASSCRED on the supervisor's socket failed");
   char byte;
   struct iovec iov = {.iov_base = &byte, .iov_len = 1};
   union {
-    char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
+    char buf[CMSG_SPACE(2 * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
     struct cmsghdr align;
   } u;
   struct msghdr msg = {
@@ -117,9 +122,13 @@ int tracer_hello_recv(int sock, struct tracer_hello *out, guise_error **err)
   pid_t pid = 0;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET) continue;
-    if (c->cmsg_type == SCM_RIGHTS && out->fd < 0)
-      memcpy(&out->fd, CMSG_DATA(c), sizeof(int));
-    else if (c->cmsg_type == SCM_CREDENTIALS) {
+    if (c->cmsg_type == SCM_RIGHTS && out->fd < 0) {
+      int fds[2] = {-1, -1};
+      size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      memcpy(fds, CMSG_DATA(c), (nfds > 2 ? 2 : nfds) * sizeof(int));
+      out->fd = fds[0];
+      if (nfds > 1) out->nsfd = fds[1];
+    } else if (c->cmsg_type == SCM_CREDENTIALS) {
       struct ucred cred;
       memcpy(&cred, CMSG_DATA(c), sizeof(cred));
       pid = cred.pid;
@@ -130,12 +139,23 @@ int tracer_hello_recv(int sock, struct tracer_hello *out, guise_error **err)
     out->fd = -1;
     return guise_fail(err, 0, "the traced process exited before installing its seccomp filter");
   }
-  if (byte == 'P') {
-    out->backend = TRACER_BACKEND_PTRACE;
+  if (byte == 'D' && out->nsfd < 0) {
+    close(out->fd);
+    out->fd = -1;
+    return guise_fail(err, 0, "the traced process's delegation hello carried no namespace");
+  }
+  if (byte != 'D' && out->nsfd >= 0) {
+    close(out->nsfd);
+    out->nsfd = -1;
+  }
+  if (byte == 'P' || byte == 'D') {
+    out->backend = byte == 'P' ? TRACER_BACKEND_PTRACE : TRACER_HELLO_DELEGATE;
     out->pid = pid;
     if (pid <= 0) {
       close(out->fd);
       out->fd = -1;
+      if (out->nsfd >= 0) close(out->nsfd);
+      out->nsfd = -1;
       return guise_fail(err, 0, "the traced process's ptrace hello carried no pid");
     }
   } else {
@@ -147,17 +167,29 @@ int tracer_hello_recv(int sock, struct tracer_hello *out, guise_error **err)
 int tracer_serve(int sock, int keeper, pid_t first_child, const struct tracer_policy *policy,
                  int *wstatus, guise_error **err)
 {
+  return tracer_serve_delegating(sock, keeper, first_child, policy, NULL, wstatus, err);
+}
+
+int tracer_serve_delegating(int sock, int keeper, pid_t first_child,
+                            const struct tracer_policy *policy,
+                            const struct tracer_delegation *deleg, int *wstatus, guise_error **err)
+{
+  _cleanup_close_ int offer = deleg != NULL ? deleg->offer : -1;
+  struct tracer_delegation d = {.offer = -1};
+  if (deleg != NULL) d = *deleg;
   if (wstatus != NULL) *wstatus = -1;
   struct tracer_hello hello;
   if (tracer_hello_recv(sock, &hello, err) < 0) return -1;
   if (hello.backend == TRACER_BACKEND_PTRACE)
     return tracer_ptrace_serve(&hello, first_child, policy, wstatus, err);
+  if (hello.backend == TRACER_HELLO_DELEGATE)
+    return tracer_delegate_serve(&hello, policy, &d, wstatus, err);
   _cleanup_error_ guise_error *unsent = NULL;
   if (keeper >= 0 && tracer_hello_send(keeper, TRACER_BACKEND_SECCOMP, hello.fd, &unsent) < 0) {
     close(hello.fd); /* the filtered processes get ENOSYS: their keeper must stop them */
     return guise_fail(err, unsent->errnum, "handing the seccomp listener to its keeper failed");
   }
-  return tracer_seccomp_serve(hello.fd, first_child, policy, wstatus, err);
+  return tracer_seccomp_serve(hello.fd, first_child, policy, &d, wstatus, err);
 }
 
 int tracer_dispatch(struct tracer_state *st, struct tracee *t, uint32_t arch, int nr,

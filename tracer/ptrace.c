@@ -142,8 +142,22 @@ int tracer_ptrace_child_install(int sock, const struct tracer_filter *filter, gu
     return guise_fail(err, n < 0 ? errno : 0, "waiting for the supervisor to attach failed%s%s",
                       n > 1 ? ": " : " (it is gone)", n > 1 ? reply + 1 : "");
   }
+  /* NEW_LISTENER only to find out whether an outer supervisor holds a listener (EBUSY): its
+   * USER_NOTIF would take our calls before RET_TRACE, silently.  The program never returns
+   * USER_NOTIF; the listener is closed at once.  EINVAL: no user notification in this kernel,
+   * so no outer listener either. */
   int e = 0;
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) e = errno;
+  int fd =
+      (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+  if (fd >= 0)
+    close(fd);
+  else if (errno != EINVAL || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+    e = errno;
+  if (e == EBUSY)
+    return guise_fail(err, e,
+                      "installing the seccomp filter failed: an outer supervisor holds a seccomp "
+                      "listener, which would answer the intercepted calls before ptrace sees them "
+                      "(silently wrong); use the seccomp backend (delegated under guise)");
   if (e == EACCES)
     return guise_fail(err, e, "installing the seccomp filter failed (no_new_privs not set)");
   if (e != 0) return guise_fail(err, e, "installing the seccomp filter failed");

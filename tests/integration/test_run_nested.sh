@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# guise in guise: a guise running inside a guise container fakes its own container's calls
+# through the outer supervisor (delegation), records them in the INNER database and never in
+# the outer one; where no delegation can be had it refuses with a clear error instead of
+# letting the outer supervisor answer (a silently wrong image).
+#
+# The outer containers are OCI bundles without masked /proc paths: a nested fresh /proc mount
+# is refused by the kernel ("mount too revealing") under the masks `guise run` applies, which is
+# another matter (issue 13, item 1) than the faking these tests are about.
+. "$(dirname "$0")/lib.sh"
+
+# add_guise ROOTFS: the guise under test and the shared libraries it needs, at the same paths.
+add_guise() {
+  local rootfs=$1 bin lib
+  mkdir -p "$rootfs/usr/local/bin"
+  for bin in "$GUISE" "$GUISE-full"; do
+    [ -x "$bin" ] || continue
+    cp "$bin" "$rootfs/usr/local/bin/"
+    for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*'); do
+      [ -e "$rootfs$lib" ] || cp -L --parents "$lib" "$rootfs/"
+    done
+  done
+}
+
+# make_bundle DIR HOST-UID HOST-GID ARGS-JSON: an OCI bundle (runc's rootless spec) whose rootfs is
+# DIR/rootfs (made by the caller), without masked or read-only /proc paths, rootfs writable,
+# the process running ARGS with ASAN_OPTIONS passed on.
+make_bundle() {
+  command -v runc >/dev/null || skip "runc not installed (needed for runc spec)"
+  local dir=$1
+  mkdir -p "$dir"
+  (cd "$dir" && runc spec --rootless)
+  python3 - "$dir/config.json" "$2" "$3" "$4" "${ASAN_OPTIONS:-}" <<'PY'
+import json, sys
+path, uid, gid, args, asan = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4]), sys.argv[5]
+with open(path) as f:
+    config = json.load(f)
+linux = config["linux"]
+linux.pop("maskedPaths", None)
+linux.pop("readonlyPaths", None)
+linux["uidMappings"][0]["hostID"] = uid
+linux["gidMappings"][0]["hostID"] = gid
+config["root"]["readonly"] = False
+proc = config["process"]
+# CAP_SETFCAP: mapping uid 0 into a child user namespace needs it (5.12+); the rest is what
+# guise gives a container by default, so that the nested guise sees what it would there.
+caps = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+        "CAP_SETUID", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SYS_CHROOT",
+        "CAP_MKNOD", "CAP_AUDIT_WRITE", "CAP_SETFCAP"]
+for kind in proc["capabilities"]:
+    proc["capabilities"][kind] = caps
+proc["args"] = args
+proc["terminal"] = False
+proc["env"].append("PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+if asan:
+    proc["env"].append("ASAN_OPTIONS=" + asan)
+with open(path, "w") as f:
+    json.dump(config, f, indent=2)
+PY
+}
+
+# What the innermost container does: a chown, device nodes, a setuid bit; it prints what it sees.
+INNER_SCRIPT='touch /f && chown 1234:5678 /f && mknod /dev0 c 4 5 && mknod /blk b 8 1 && touch /s && chmod 4755 /s && stat -c "%n %u:%g %F %t:%T %A" /f /dev0 /blk /s'
+INNER_SEEN='/f 1234:5678 regular empty file 0:0 -rw-r--r--
+/dev0 0:0 character special file 4:5 crw-r--r--
+/blk 0:0 block special file 8:1 brw-r--r--
+/s 0:0 regular empty file 0:0 -rwsr-xr-x'
+
+# assert_recorded ROOTFS PATH TEXT: `guise db` of ROOTFS shows TEXT for PATH.
+assert_recorded() {
+  run_guise db --rootfs "$1" show "$2"
+  assert_status 0
+  assert_contains "$OUT" "$3" "faked state of $2 in the database of $1"
+}
+
+# assert_not_recorded ROOTFS PATH: ROOTFS's database (if any) has nothing faked for PATH.
+assert_not_recorded() {
+  [ -e "$1.fakefs.db" ] || return 0
+  run_guise db --rootfs "$1" show "$2"
+  assert_not_contains "$OUT" "faked (" "faked state of $2 in the database of $1"
+}
+
+test_nested_faking_goes_to_the_inner_database() {
+  local b=$TEST_TMP/b1 busy
+  busy=$(fixture_rootfs busybox)
+  mv "$busy" "$b-rootfs"
+  add_guise "$b-rootfs"
+  busy=$(fixture_rootfs busybox)
+  mv "$busy" "$b-rootfs/inner"
+  make_bundle "$b" "$(id -u)" "$(id -g)" \
+    "$(python3 -c 'import json,sys; print(json.dumps(["guise", "run", "--rootfs", "/inner", "--", "sh", "-c", sys.argv[1]]))' "$INNER_SCRIPT")"
+  mv "$b-rootfs" "$b/rootfs"
+  run_guise run --bundle "$b"
+  assert_status 0
+  assert_eq "$INNER_SEEN" "$OUT" "what the inner container sees"
+  assert_recorded "$b/rootfs/inner" /f "uid 1234 gid 5678"
+  assert_recorded "$b/rootfs/inner" /dev0 "char 4,5"
+  assert_recorded "$b/rootfs/inner" /blk "block 8,1"
+  assert_not_contains "$ERR" "ptrace" "no fallback to ptrace"
+  assert_eq 4755 "$(stat -c %a "$b/rootfs/inner/s")" "the setuid bit on disk"
+  for p in /inner/f /inner/dev0 /inner/blk; do
+    assert_not_recorded "$b/rootfs" "$p"
+  done
+  # A later container of the inner rootfs, run directly, sees the same.
+  run_in "$b/rootfs/inner" 'stat -c "%n %u:%g %F %t:%T %A" /f /dev0 /blk /s'
+  assert_status 0
+  assert_eq "$INNER_SEEN" "$OUT" "the inner rootfs seen from the host"
+}
+
+test_nested_three_levels() {
+  local b=$TEST_TMP/b1 busy script
+  busy=$(fixture_rootfs busybox)
+  mv "$busy" "$b-rootfs"
+  add_guise "$b-rootfs"
+  # Level 2: a bundle inside level 1 (uid 0 there is the test user), itself running guise.
+  busy=$(fixture_rootfs busybox)
+  add_guise "$busy"
+  mkdir -p "$b-rootfs/b2"
+  mv "$busy" "$b-rootfs/b2/rootfs"
+  busy=$(fixture_rootfs busybox)
+  mv "$busy" "$b-rootfs/b2/rootfs/l3"
+  script='touch /f && chown 1234:5678 /f && mknod /dev0 c 4 5 && stat -c "%n %u:%g %F %t:%T" /f /dev0'
+  (
+    make_bundle "$TEST_TMP/b2tmp" 0 0 \
+      "$(python3 -c 'import json,sys; print(json.dumps(["guise", "run", "--rootfs", "/l3", "--", "sh", "-c", sys.argv[1]]))' "$script")"
+  )
+  mv "$TEST_TMP/b2tmp/config.json" "$b-rootfs/b2/config.json"
+  make_bundle "$b" "$(id -u)" "$(id -g)" '["guise", "run", "--bundle", "/b2"]'
+  mv "$b-rootfs" "$b/rootfs"
+  run_guise run --bundle "$b"
+  assert_status 0
+  assert_eq "/f 1234:5678 regular empty file 0:0
+/dev0 0:0 character special file 4:5" "$OUT" "what the level-3 container sees"
+  assert_recorded "$b/rootfs/b2/rootfs/l3" /f "uid 1234 gid 5678"
+  assert_recorded "$b/rootfs/b2/rootfs/l3" /dev0 "char 4,5"
+  assert_not_recorded "$b/rootfs/b2/rootfs" /l3/f
+  assert_not_recorded "$b/rootfs" /b2/rootfs/l3/f
+}
+
+# Without a delegation channel (as under a seccomp supervisor that is not guise's), and with
+# the ptrace backend (which the outer listener would pre-empt), the inner guise refuses.
+test_nested_refuses_without_delegation() {
+  local b=$TEST_TMP/b1 busy
+  busy=$(fixture_rootfs busybox)
+  mv "$busy" "$b-rootfs"
+  add_guise "$b-rootfs"
+  busy=$(fixture_rootfs busybox)
+  mv "$busy" "$b-rootfs/inner"
+  make_bundle "$b" "$(id -u)" "$(id -g)" \
+    '["sh", "-c", "GUISE_DELEGATE=/nowhere guise run --rootfs /inner -- chown 1:2 /bin; echo status $?; guise run --fake-backend ptrace --rootfs /inner -- chown 1:2 /bin; echo status $?"]'
+  mv "$b-rootfs" "$b/rootfs"
+  run_guise run --bundle "$b"
+  assert_status 0
+  assert_eq "status 125
+status 125" "$OUT" "both inner runs refused"
+  assert_contains "$ERR" "no outer guise offers to delegate at /nowhere" "the cause, without a channel"
+  assert_contains "$ERR" "outer supervisor holds a seccomp listener" "the cause, with ptrace"
+  assert_not_recorded "$b/rootfs/inner" /bin
+  assert_not_recorded "$b/rootfs" /inner/bin
+}
+
+run_tests
