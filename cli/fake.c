@@ -32,9 +32,9 @@ static void fake_usage(FILE *out)
         "              database is DIR's own (DIR.fakefs.db, as guise run and guise db find it,\n"
         "              unless --db says otherwise) and its paths are recorded as seen from\n"
         "              inside DIR; rows for other filesystems are volatile, as in guise run\n"
-        "  --backend B how calls are intercepted: seccomp (user notification), ptrace (where\n"
-        "              no seccomp listener can be had, e.g. inside another sandbox that holds\n"
-        "              one; slower) or auto (seccomp, else ptrace with a notice; default)\n"
+        "  --backend B how calls are intercepted: seccomp (user notification), ptrace (for\n"
+        "              kernels without it; slower) or auto (seccomp, else ptrace with a notice;\n"
+        "              default)\n"
         "\n"
         "Exit status: the command's; 128+N if killed by signal N; 125 if guise failed;\n"
         "126 if the command cannot be executed; 127 if it was not found.\n",

@@ -149,10 +149,11 @@ int tracer_filter_build(const struct tracer_policy *policy, struct tracer_filter
 int tracer_child_install_filter(int sock, const struct tracer_filter *filter, guise_error **err);
 
 /* Which backend delivers the calls.  SECCOMP: seccomp user notification (the supervisor gets a
- * listener).  PTRACE: the supervisor becomes the ptrace tracer of the child and the same filter
- * returns SECCOMP_RET_TRACE instead, for where no listener can be had (an outer sandbox holds
- * one: EBUSY; or the kernel lacks user notification); slower (a ptrace stop per call, see
- * tracer/ptrace.c).  AUTO: seccomp, else ptrace. */
+ * listener; under an outer listener, EBUSY, the calls are delegated: "Nesting" below).  PTRACE:
+ * the supervisor becomes the ptrace tracer of the child and the same filter returns
+ * SECCOMP_RET_TRACE instead, for a kernel without user notification; slower (a ptrace stop per
+ * call, see tracer/ptrace.c); refused under an outer listener, which would pre-empt it.
+ * AUTO: seccomp, else ptrace. */
 enum tracer_backend {
   TRACER_BACKEND_AUTO,
   TRACER_BACKEND_SECCOMP,
@@ -164,7 +165,7 @@ const char *tracer_backend_name(enum tracer_backend backend);
 
 /* tracer_child_install_filter with a choice of backend (filter: the program built for seccomp,
  * as tracer_filter_build makes it; ptrace derives its own from it).  Returns the backend used
- * (TRACER_BACKEND_SECCOMP or _PTRACE), or -1 with *err.  When AUTO falls back to ptrace, *why
+ * (TRACER_BACKEND_SECCOMP, also when delegated, or _PTRACE), or -1 with *err.  When AUTO falls back to ptrace, *why
  * (if not NULL) says why, for a notice to the user.  For ptrace the child waits until the
  * supervisor (tracer_serve on the other end of sock) has attached: it must be allowed to
  * ptrace the child (same uid, and with Yama's ptrace_scope 1 an ancestor or the owner of the
@@ -217,7 +218,8 @@ struct tracer_delegation {
 /* tracer_serve with delegation (deleg may be NULL: none).  With deleg->offer, the socket is
  * closed on return.  When the child got EBUSY and there is no upstream, or the upstream refuses,
  * the child fails with an error naming the cause (faking with ptrace there would be silently
- * wrong: the outer listener answers first). */
+ * wrong: the outer listener answers first) and this returns 0 (one error, the child's).  A
+ * delegated supervisor serves until the child, the init of its pid namespace, has exited. */
 int tracer_serve_delegating(int sock, int keeper, pid_t first_child,
                             const struct tracer_policy *policy,
                             const struct tracer_delegation *deleg, int *wstatus, guise_error **err);

@@ -159,4 +159,37 @@ status 125" "$OUT" "both inner runs refused"
   assert_not_recorded "$b/rootfs" /inner/bin
 }
 
+# The inner supervisor killed: its container's calls are never answered by the outer one (which
+# would record them in the wrong database); the inner guise stops its container and says why.
+test_nested_inner_supervisor_killed() {
+  local b=$TEST_TMP/b1 busy
+  busy=$(fixture_rootfs busybox)
+  mv "$busy" "$b-rootfs"
+  add_guise "$b-rootfs"
+  busy=$(fixture_rootfs busybox)
+  mv "$busy" "$b-rootfs/inner"
+  cat >"$b-rootfs/kill-inner.sh" <<'EOF2'
+guise run --rootfs /inner -- sh -c 'touch /f && echo >/ready && sleep 2 && chown 7:7 /f && echo chowned' &
+inner=$!
+while [ ! -e /inner/ready ]; do sleep 0.1; done
+for comm in /proc/[0-9]*/comm; do
+  [ "$(cat "$comm" 2>/dev/null)" = guise-fakefs ] || continue
+  pid=${comm%/comm}
+  kill -9 "${pid#/proc/}" && echo killed
+done
+wait "$inner"
+echo "inner status $?"
+EOF2
+  make_bundle "$b" "$(id -u)" "$(id -g)" '["sh", "/kill-inner.sh"]'
+  mv "$b-rootfs" "$b/rootfs"
+  run_guise run --bundle "$b"
+  assert_status 0
+  assert_eq "killed
+inner status 125" "$OUT" "the inner container stopped before its chown returned"
+  assert_contains "$ERR" "syscall-faking supervisor (pid" "the inner guise says why"
+  assert_contains "$ERR" "was killed by signal 9" "the inner guise says why"
+  assert_not_recorded "$b/rootfs" /inner/f
+  assert_not_recorded "$b/rootfs/inner" /f
+}
+
 run_tests
