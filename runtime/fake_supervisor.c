@@ -15,6 +15,7 @@
 #include "fakefs/policy.h"
 #include "runtime/fake_filter.h"
 #include "util/cleanup.h"
+#include "util/fdpass.h"
 #include "util/fileio.h"
 
 /* The status pipe carries READY once the database is open (FAILED instead if it cannot be),
@@ -35,47 +36,20 @@ static int offer_send(int sock, int fd, guise_error **err)
 {
   char byte = 'O';
   struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  memset(&u, 0, sizeof(u));
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (fd >= 0) {
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof(u.buf);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  }
-  while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
-    if (errno != EINTR)
-      return guise_fail_errno(err,
-                              "sending the delegation channel to the faking supervisor failed");
+  if (fdpass_send(sock, &iov, 1, &fd, fd >= 0 ? 1 : 0, 0) < 0)
+    return guise_fail_errno(err, "sending the delegation channel to the faking supervisor failed");
   return 0;
 }
 
 static int offer_receive(int sock, int *fd)
 {
-  *fd = -1;
   char byte;
   struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = {
-      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-  ssize_t n;
-  while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0)
-    if (errno != EINTR) return -1;
-  if (n == 0 || byte != 'O') return -1;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-    memcpy(fd, CMSG_DATA(c), sizeof(int));
-  return 0;
+  ssize_t n = fdpass_recv(sock, &iov, 1, fd, 1, NULL, 0);
+  if (n == 1 && byte == 'O') return 0;
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+  return -1;
 }
 
 static __attribute__((noreturn)) void supervisor_main(int sock, int status_fd, int keeper,

@@ -17,6 +17,7 @@
 
 #include "tracer/internal.h"
 #include "util/cleanup.h"
+#include "util/fdpass.h"
 
 int tracer_backend_parse(const char *name, enum tracer_backend *out, guise_error **err)
 {
@@ -72,29 +73,13 @@ int tracer_hello_send(int sock, enum tracer_backend backend, int fd, guise_error
 {
   char byte = backend == TRACER_BACKEND_PTRACE ? 'P' : 'L';
   struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  memset(&u, 0, sizeof(u));
-  struct msghdr msg = {
-      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof(int));
   /* With SO_PASSCRED on the sending end the kernel attaches the sender's real pid, uid and gid
    * itself (sending them explicitly would need the real ids, which an outer faker may hide). */
   int one = 1;
   if (backend == TRACER_BACKEND_PTRACE &&
       setsockopt(sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
     return guise_fail_errno(err, "setting SO_PASSCRED on the supervisor's socket failed");
-  ssize_t n;
-  do
-    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0)
+  if (fdpass_send(sock, &iov, 1, &fd, 1, 0) < 0)
     return guise_fail_errno(err, "sending the %s hello to the supervisor failed",
                             tracer_backend_name(backend));
   return 0;
@@ -108,32 +93,13 @@ int tracer_hello_recv(int sock, struct tracer_hello *out, guise_error **err)
     return guise_fail_errno(err, "setting SO_PASSCRED on the supervisor's socket failed");
   char byte;
   struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-  union {
-    char buf[CMSG_SPACE(2 * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = {
-      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-  ssize_t n;
-  do
-    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  int fds[2];
+  struct ucred cred;
+  ssize_t n = fdpass_recv(sock, &iov, 1, fds, 2, &cred, 0);
   if (n < 0) return guise_fail_errno(err, "receiving the traced process's hello failed");
-  pid_t pid = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET) continue;
-    if (c->cmsg_type == SCM_RIGHTS && out->fd < 0) {
-      int fds[2] = {-1, -1};
-      size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      memcpy(fds, CMSG_DATA(c), (nfds > 2 ? 2 : nfds) * sizeof(int));
-      out->fd = fds[0];
-      if (nfds > 1) out->nsfd = fds[1];
-    } else if (c->cmsg_type == SCM_CREDENTIALS) {
-      struct ucred cred;
-      memcpy(&cred, CMSG_DATA(c), sizeof(cred));
-      pid = cred.pid;
-    }
-  }
+  out->fd = fds[0];
+  out->nsfd = fds[1];
+  pid_t pid = cred.pid;
   if (n == 0 || out->fd < 0) {
     if (out->fd >= 0) close(out->fd);
     out->fd = -1;
@@ -156,7 +122,7 @@ int tracer_hello_recv(int sock, struct tracer_hello *out, guise_error **err)
       out->fd = -1;
       if (out->nsfd >= 0) close(out->nsfd);
       out->nsfd = -1;
-      return guise_fail(err, 0, "the traced process's ptrace hello carried no pid");
+      return guise_fail(err, 0, "the traced process's hello carried no pid");
     }
   } else {
     out->backend = TRACER_BACKEND_SECCOMP;

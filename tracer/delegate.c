@@ -54,6 +54,7 @@
 
 #include "tracer/internal.h"
 #include "util/cleanup.h"
+#include "util/fdpass.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77 /* 6.5+ */
@@ -90,26 +91,7 @@ static int msg_send(int sock, struct deleg_msg *m, const void *extra, size_t ext
   m->magic = DELEG_MAGIC;
   struct iovec iov[2] = {{.iov_base = m, .iov_len = sizeof(*m)},
                          {.iov_base = (void *)extra, .iov_len = extra_len}};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = {.msg_iov = iov, .msg_iovlen = extra_len > 0 ? 2 : 1};
-  if (fd >= 0) {
-    memset(&u, 0, sizeof(u));
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof(u.buf);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  }
-  ssize_t n;
-  do
-    n = sendmsg(sock, &msg, MSG_NOSIGNAL | flags);
-  while (n < 0 && errno == EINTR);
-  return n < 0 ? -1 : 0;
+  return fdpass_send(sock, iov, extra_len > 0 ? 2 : 1, &fd, fd >= 0 ? 1 : 0, flags);
 }
 
 /* One message; *fd gets the descriptor passed with it (-1: none).  Returns the length of the
@@ -118,36 +100,11 @@ static int msg_send(int sock, struct deleg_msg *m, const void *extra, size_t ext
 static ssize_t msg_recv(int sock, struct deleg_msg *m, void *extra, size_t extra_size, int *fd,
                         int flags)
 {
-  *fd = -1;
   struct iovec iov[2] = {{.iov_base = m, .iov_len = sizeof(*m)},
                          {.iov_base = extra, .iov_len = extra_size}};
-  union {
-    char buf[CMSG_SPACE(4 * sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = {.msg_iov = iov,
-                       .msg_iovlen = extra != NULL ? 2 : 1,
-                       .msg_control = u.buf,
-                       .msg_controllen = sizeof(u.buf)};
-  ssize_t n;
-  do
-    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return -1;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < nfds; i++) {
-      int f;
-      memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      if (*fd < 0)
-        *fd = f;
-      else
-        close(f);
-    }
-  }
-  if (n == 0 || (size_t)n < sizeof(*m) || m->magic != DELEG_MAGIC ||
-      (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+  ssize_t n = fdpass_recv(sock, iov, extra != NULL ? 2 : 1, fd, 1, NULL, flags);
+  if (n < 0) return errno == EMSGSIZE ? (errno = EPROTO, -1) : -1;
+  if (n == 0 || (size_t)n < sizeof(*m) || m->magic != DELEG_MAGIC) {
     if (*fd >= 0) close(*fd);
     *fd = -1;
     errno = n == 0 ? ECONNRESET : EPROTO;
@@ -673,30 +630,14 @@ int tracer_delegate_child_request(int sock, guise_error **err)
   _cleanup_close_ int wait_end = ack[0];
   char byte = 'D';
   struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-  union {
-    char buf[CMSG_SPACE(2 * sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  memset(&u, 0, sizeof(u));
-  struct msghdr msg = {
-      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(2 * sizeof(int));
   int fds[2] = {ack[1], nsfd};
-  memcpy(CMSG_DATA(c), fds, sizeof(fds));
-  int one = 1;
-  ssize_t n = -1;
-  if (setsockopt(sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) == 0) {
-    do
-      n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-  }
+  int one = 1, r = setsockopt(sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+  if (r == 0) r = fdpass_send(sock, &iov, 1, fds, 2, 0);
   int e = errno;
   close(ack[1]);
-  if (n < 0) return guise_fail(err, e, "%s, and asking the supervisor to delegate failed", busy);
+  if (r < 0) return guise_fail(err, e, "%s, and asking the supervisor to delegate failed", busy);
   char reply[1024];
+  ssize_t n;
   do
     n = read(wait_end, reply, sizeof(reply) - 1);
   while (n < 0 && errno == EINTR);

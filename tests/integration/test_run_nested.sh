@@ -8,56 +8,7 @@
 # is refused by the kernel ("mount too revealing") under the masks `guise run` applies, which is
 # another matter (issue 13, item 1) than the faking these tests are about.
 . "$(dirname "$0")/lib.sh"
-
-# add_guise ROOTFS: the guise under test and the shared libraries it needs, at the same paths.
-add_guise() {
-  local rootfs=$1 bin lib
-  mkdir -p "$rootfs/usr/local/bin"
-  for bin in "$GUISE" "$GUISE-full"; do
-    [ -x "$bin" ] || continue
-    cp "$bin" "$rootfs/usr/local/bin/"
-    for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*'); do
-      [ -e "$rootfs$lib" ] || cp -L --parents "$lib" "$rootfs/"
-    done
-  done
-}
-
-# make_bundle DIR HOST-UID HOST-GID ARGS-JSON: an OCI bundle (runc's rootless spec) whose rootfs is
-# DIR/rootfs (made by the caller), without masked or read-only /proc paths, rootfs writable,
-# the process running ARGS with ASAN_OPTIONS passed on.
-make_bundle() {
-  command -v runc >/dev/null || skip "runc not installed (needed for runc spec)"
-  local dir=$1
-  mkdir -p "$dir"
-  (cd "$dir" && runc spec --rootless)
-  python3 - "$dir/config.json" "$2" "$3" "$4" "${ASAN_OPTIONS:-}" <<'PY'
-import json, sys
-path, uid, gid, args, asan = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4]), sys.argv[5]
-with open(path) as f:
-    config = json.load(f)
-linux = config["linux"]
-linux.pop("maskedPaths", None)
-linux.pop("readonlyPaths", None)
-linux["uidMappings"][0]["hostID"] = uid
-linux["gidMappings"][0]["hostID"] = gid
-config["root"]["readonly"] = False
-proc = config["process"]
-# CAP_SETFCAP: mapping uid 0 into a child user namespace needs it (5.12+); the rest is what
-# guise gives a container by default, so that the nested guise sees what it would there.
-caps = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
-        "CAP_SETUID", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SYS_CHROOT",
-        "CAP_MKNOD", "CAP_AUDIT_WRITE", "CAP_SETFCAP"]
-for kind in proc["capabilities"]:
-    proc["capabilities"][kind] = caps
-proc["args"] = args
-proc["terminal"] = False
-proc["env"].append("PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
-if asan:
-    proc["env"].append("ASAN_OPTIONS=" + asan)
-with open(path, "w") as f:
-    json.dump(config, f, indent=2)
-PY
-}
+. "$(dirname "$0")/nested.sh"
 
 # What the innermost container does: a chown, device nodes, a setuid bit; it prints what it sees.
 INNER_SCRIPT='touch /f && chown 1234:5678 /f && mknod /dev0 c 4 5 && mknod /blk b 8 1 && touch /s && chmod 4755 /s && stat -c "%n %u:%g %F %t:%T %A" /f /dev0 /blk /s'
@@ -81,15 +32,9 @@ assert_not_recorded() {
 }
 
 test_nested_faking_goes_to_the_inner_database() {
-  local b=$TEST_TMP/b1 busy
-  busy=$(fixture_rootfs busybox)
-  mv "$busy" "$b-rootfs"
-  add_guise "$b-rootfs"
-  busy=$(fixture_rootfs busybox)
-  mv "$busy" "$b-rootfs/inner"
-  make_bundle "$b" "$(id -u)" "$(id -g)" \
+  local b=$TEST_TMP/b1
+  nested_bundle "$b" \
     "$(python3 -c 'import json,sys; print(json.dumps(["guise", "run", "--rootfs", "/inner", "--", "sh", "-c", sys.argv[1]]))' "$INNER_SCRIPT")"
-  mv "$b-rootfs" "$b/rootfs"
   run_guise run --bundle "$b"
   assert_status 0
   assert_eq "$INNER_SEEN" "$OUT" "what the inner container sees"
@@ -140,15 +85,9 @@ test_nested_three_levels() {
 # Without a delegation channel (as under a seccomp supervisor that is not guise's), and with
 # the ptrace backend (which the outer listener would pre-empt), the inner guise refuses.
 test_nested_refuses_without_delegation() {
-  local b=$TEST_TMP/b1 busy
-  busy=$(fixture_rootfs busybox)
-  mv "$busy" "$b-rootfs"
-  add_guise "$b-rootfs"
-  busy=$(fixture_rootfs busybox)
-  mv "$busy" "$b-rootfs/inner"
-  make_bundle "$b" "$(id -u)" "$(id -g)" \
+  local b=$TEST_TMP/b1
+  nested_bundle "$b" \
     '["sh", "-c", "GUISE_DELEGATE=/nowhere guise run --rootfs /inner -- chown 1:2 /bin; echo status $?; guise run --fake-backend ptrace --rootfs /inner -- chown 1:2 /bin; echo status $?"]'
-  mv "$b-rootfs" "$b/rootfs"
   run_guise run --bundle "$b"
   assert_status 0
   assert_eq "status 125
@@ -162,13 +101,9 @@ status 125" "$OUT" "both inner runs refused"
 # The inner supervisor killed: its container's calls are never answered by the outer one (which
 # would record them in the wrong database); the inner guise stops its container and says why.
 test_nested_inner_supervisor_killed() {
-  local b=$TEST_TMP/b1 busy
-  busy=$(fixture_rootfs busybox)
-  mv "$busy" "$b-rootfs"
-  add_guise "$b-rootfs"
-  busy=$(fixture_rootfs busybox)
-  mv "$busy" "$b-rootfs/inner"
-  cat >"$b-rootfs/kill-inner.sh" <<'EOF2'
+  local b=$TEST_TMP/b1
+  nested_bundle "$b" '["sh", "/kill-inner.sh"]'
+  cat >"$b/rootfs/kill-inner.sh" <<'EOF2'
 guise run --rootfs /inner -- sh -c 'touch /f && echo >/ready && sleep 2 && chown 7:7 /f && echo chowned' &
 inner=$!
 while [ ! -e /inner/ready ]; do sleep 0.1; done
@@ -180,8 +115,6 @@ done
 wait "$inner"
 echo "inner status $?"
 EOF2
-  make_bundle "$b" "$(id -u)" "$(id -g)" '["sh", "/kill-inner.sh"]'
-  mv "$b-rootfs" "$b/rootfs"
   run_guise run --bundle "$b"
   assert_status 0
   assert_eq "killed
