@@ -94,6 +94,18 @@ static int msg_send(int sock, struct deleg_msg *m, const void *extra, size_t ext
   return fdpass_send(sock, iov, extra_len > 0 ? 2 : 1, &fd, fd >= 0 ? 1 : 0, flags);
 }
 
+/* msg_send on a non-blocking socket, waiting up to 10 s for room when the peer's queue is full
+ * (a delegate busy with other calls): giving up means the delegate is treated as gone. */
+static int msg_send_patiently(int sock, struct deleg_msg *m, const void *extra, size_t extra_len)
+{
+  for (int waited = 0;; waited++) {
+    if (msg_send(sock, m, extra, extra_len, -1, MSG_DONTWAIT) == 0) return 0;
+    if (errno != EAGAIN || waited == 100) return -1;
+    struct pollfd pfd = {.fd = sock, .events = POLLOUT};
+    (void)poll(&pfd, 1, 100);
+  }
+}
+
 /* One message; *fd gets the descriptor passed with it (-1: none).  Returns the length of the
  * bytes after the message, or -1 with errno (ECONNRESET at end of stream, EPROTO when it is not
  * one of ours, EAGAIN with MSG_DONTWAIT). */
@@ -453,7 +465,7 @@ static void server_conn(struct deleg_server *s, size_t i)
     struct deleg_msg r = {.type = DM_REGISTERED,
                           .result = why ? (why->errnum ? why->errnum : EPERM) : 0};
     const char *msg = why != NULL && why->msg != NULL ? why->msg : "";
-    if (msg_send(c->fd, &r, msg, strlen(msg) + 1, -1, MSG_DONTWAIT) < 0 || c->entry == NULL)
+    if (msg_send_patiently(c->fd, &r, msg, strlen(msg) + 1) < 0 || c->entry == NULL)
       conn_drop(s, c);
     return;
   }
@@ -470,7 +482,7 @@ static void server_conn(struct deleg_server *s, size_t i)
     bool valid =
         e != NULL && pending_take(s, e, m.u.id, false) && tracer_listener_id_valid(s->st, m.u.id);
     struct deleg_msg r = {.type = DM_REPLY, .seq = m.seq, .result = valid ? 0 : ENOENT};
-    if (msg_send(c->fd, &r, NULL, 0, -1, MSG_DONTWAIT) < 0) conn_drop(s, c);
+    if (msg_send_patiently(c->fd, &r, NULL, 0) < 0) conn_drop(s, c);
     return;
   }
   default:
@@ -612,7 +624,7 @@ bool deleg_take(struct tracer_state *st, struct tracee *t, const struct seccomp_
     listener_send(st, &resp);
     return true;
   }
-  if (msg_send(e->conn, &m, NULL, 0, -1, MSG_DONTWAIT) < 0) atomic_store(&e->gone, true);
+  if (msg_send_patiently(e->conn, &m, NULL, 0) < 0) atomic_store(&e->gone, true);
   return true;
 }
 

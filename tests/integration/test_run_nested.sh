@@ -125,4 +125,20 @@ inner status 125" "$OUT" "the inner container stopped before its chown returned"
   assert_not_recorded "$b/rootfs/inner" /f
 }
 
+# Many processes of the inner container making faked calls at once: every one is forwarded,
+# answered by the inner supervisor and recorded in the inner database.
+test_nested_parallel_calls() {
+  local b=$TEST_TMP/b1
+  nested_bundle "$b" '["guise", "run", "--rootfs", "/inner", "--", "sh", "-c", "mkdir /d && for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do (for j in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25; do touch /d/$i.$j && chown $i:$j /d/$i.$j || echo failed $i.$j; done) & done; wait; ls -ln /d | grep -c ^-; stat -c %u:%g /d/16.25 /d/3.7"]'
+  run_guise run --bundle "$b"
+  assert_status 0
+  assert_eq "400
+16:25
+3:7" "$OUT" "files and owners seen by the inner container"
+  run_guise db --rootfs "$b/rootfs/inner" ls /d
+  assert_status 0
+  assert_eq 400 "$(printf '%s\n' "$OUT" | grep -c 'uid,gid')" "faked owners in the inner database"
+  assert_not_recorded "$b/rootfs" /inner/d/16.25
+}
+
 run_tests
