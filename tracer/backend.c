@@ -191,7 +191,10 @@ int tracer_deferred_start(struct tracer_state *st, guise_error **err)
 {
   const struct tracer_policy *p = st->policy;
   if (p->deferred_pending == NULL || p->flush_deferred == NULL) return 0;
-  struct sigaction sa = {.sa_handler = defer_alarm};
+  /* A supervisor serving forwarded calls is itself filtered (by the outer guise): without
+   * SA_RESTART the timer would make its own intercepted calls fail with EINTR when it comes
+   * before the outer supervisor has received them.  Its poll() still returns EINTR. */
+  struct sigaction sa = {.sa_handler = defer_alarm, .sa_flags = st->up != NULL ? SA_RESTART : 0};
   sigemptyset(&sa.sa_mask);
   if (sigaction(DEFER_SIGNAL, &sa, NULL) < 0)
     return guise_fail_errno(err, "installing the supervisor's timer signal failed");

@@ -18,9 +18,8 @@
  * The outer side: with a real listener, a thread serves the channel (accepting, registering,
  * applying answers: listener ioctls are thread-safe) while the main thread stays in RECV; the
  * main thread forwards a notification when the caller's user namespace is a registered one or
- * below it, looked up once per process (struct tracer_proc) and again only when a registration
- * was added (a generation count) or the process called setns — a load when nothing was ever
- * registered.  A supervisor that itself serves forwarded calls (tracer_delegate_serve) serves
+ * below it (an open and a few NS_GET_PARENT ioctls per notification while anything is
+ * registered, a load when nothing ever was: see lookup for why not cached per process).  A supervisor that itself serves forwarded calls (tracer_delegate_serve) serves
  * its own channel from its single-threaded poll loop and relays its delegates' requests through
  * its own upstream: any depth works.
  *
@@ -265,7 +264,7 @@ struct deleg_server {
   const struct tracer_filter *filter;
   int epfd;             /* offer (0), stop (1), connections (2 + index) */
   pthread_mutex_t lock; /* entries and their pending ids: the serving thread and the main one */
-  atomic_uint gen;      /* bumped when a namespace is registered; 0: none ever was */
+  atomic_uint registered; /* namespaces registered: 0 costs a notification nothing more */
   struct deleg_entry *entries;
   struct deleg_conn *conns;
   size_t n_conns;
@@ -399,7 +398,7 @@ static struct deleg_entry *registration(struct deleg_server *s, int conn, const 
     e->nsfd = fcntl(nsfd, F_DUPFD_CLOEXEC, 0);
     e->next = s->entries;
     s->entries = e;
-    atomic_fetch_add_explicit(&s->gen, 1, memory_order_release);
+    atomic_fetch_add_explicit(&s->registered, 1, memory_order_release);
   }
   pthread_mutex_unlock(&s->lock);
   if (taken) {
@@ -578,12 +577,16 @@ void deleg_server_stop(struct tracer_state *st)
   st->server = NULL;
 }
 
-/* The entry of the registered namespace tgid is in (or below), NULL when none. */
-static struct deleg_entry *lookup(struct deleg_server *s, pid_t tgid)
+/* The entry of the registered namespace the thread tid is in (or below), NULL when none.
+ * Looked up for every notification, from the thread itself: it is blocked in its call, so its
+ * tid cannot be reused meanwhile, while a cache keyed by process (tid -> tgid -> entry) could
+ * route a reused tid by the state of a thread that is gone (pid_max is often 32768). */
+static struct deleg_entry *lookup(struct deleg_server *s, pid_t tid, bool *gone)
 {
   char path[64];
-  snprintf(path, sizeof(path), "/proc/%d/ns/user", tgid);
+  snprintf(path, sizeof(path), "/proc/%d/ns/user", tid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
+  *gone = fd < 0;
   struct deleg_entry *found = NULL;
   for (int depth = 0; fd >= 0 && found == NULL && depth < DELEG_MAX_DEPTH; depth++) {
     struct stat sb;
@@ -601,18 +604,13 @@ static struct deleg_entry *lookup(struct deleg_server *s, pid_t tgid)
   return found;
 }
 
-bool deleg_take(struct tracer_state *st, struct tracee *t, const struct seccomp_notif *req)
+bool deleg_take(struct tracer_state *st, const struct seccomp_notif *req)
 {
   struct deleg_server *s = st->server;
-  unsigned gen = atomic_load_explicit(&s->gen, memory_order_acquire);
-  if (gen == 0) return false;
-  struct tracer_proc *p = tracer_proc_of(t, NULL);
-  if (p == NULL) return true; /* gone (its answer would fail): never answer a delegate's here */
-  if (p->deleg_gen != gen) {
-    p->deleg = lookup(s, p->tgid);
-    p->deleg_gen = gen;
-  }
-  struct deleg_entry *e = p->deleg;
+  if (atomic_load_explicit(&s->registered, memory_order_acquire) == 0) return false;
+  bool gone;
+  struct deleg_entry *e = lookup(s, (pid_t)req->pid, &gone);
+  if (gone) return true; /* killed meanwhile: no answer can reach it, none is attempted */
   if (e == NULL) return false;
   if (atomic_load(&e->gone)) return true; /* it waits, as under a killed supervisor */
   struct deleg_msg m = {.type = DM_NOTIF, .u.notif = *req};

@@ -23,11 +23,6 @@ struct tracer_proc {
   int rootfd;    /* /proc/TGID/root, opened lazily; closed on chroot, pivot_root, setns, unshare */
   pid_t ns_tgid; /* tgid in its own pid namespace (its /proc/self), read lazily; 0: not yet */
   char *exe;     /* its /proc/TGID/exe, read lazily; dropped on execve */
-  /* Delegation (tracer/delegate.c): the delegate that answers this process's calls, NULL for
-   * this supervisor itself; valid while deleg_gen equals the server's generation (0: never
-   * looked up).  Reset on setns (unshare only ever goes further down). */
-  unsigned deleg_gen;
-  struct deleg_entry *deleg;
 };
 
 struct deleg_server;
@@ -127,10 +122,10 @@ int tracer_delegate_serve(const struct tracer_hello *hello, const struct tracer_
 int deleg_server_start(struct tracer_state *st, const struct tracer_delegation *deleg,
                        guise_error **err);
 void deleg_server_stop(struct tracer_state *st);
-/* Whether req (from t) belongs to a delegate; if so it has been forwarded (or, its delegate
- * being gone, left unanswered) and must not be answered here.  Costs a load when nothing was
- * ever delegated. */
-bool deleg_take(struct tracer_state *st, struct tracee *t, const struct seccomp_notif *req);
+/* Whether req belongs to a delegate; if so it has been forwarded (or, its delegate being
+ * gone, left unanswered) and must not be answered here.  Costs a load when nothing was ever
+ * delegated. */
+bool deleg_take(struct tracer_state *st, const struct seccomp_notif *req);
 /* The listener operations, on a real listener or through the outer supervisor. */
 bool tracer_listener_id_valid(struct tracer_state *st, uint64_t id);
 void deleg_up_send(struct deleg_upstream *up, const struct seccomp_notif_resp *resp);

@@ -343,7 +343,7 @@ void tracer_seccomp_answer(struct tracer_state *st, struct seccomp_notif *req,
                            struct seccomp_notif_resp *resp, size_t resp_size)
 {
   struct tracee t = {.tid = (pid_t)req->pid, .notif_id = req->id, .st = st};
-  if (st->server != NULL && deleg_take(st, &t, req))
+  if (st->server != NULL && deleg_take(st, req))
     return; /* a nested supervisor's */
   struct syscall_reply reply;
   uint64_t args[6];

@@ -216,8 +216,6 @@ void tracer_proc_invalidate(struct tracer_state *st, struct tracee *t, enum sysc
   case SYSCALL_CHROOT:
   case SYSCALL_PIVOT_ROOT:
   case SYSCALL_SETNS:
-    if (id == SYSCALL_SETNS)
-      p->deleg_gen = 0; /* it may join a delegated user namespace */
     if (p->rootfd >= 0) {
       close(p->rootfd);
       p->rootfd = -1;
