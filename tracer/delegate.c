@@ -657,8 +657,8 @@ int tracer_delegate_child_request(int sock, guise_error **err)
                     n > 1 ? reply + 1 : "the supervisor is gone");
 }
 
-static int upstream_open(const struct tracer_delegation *d, int nsfd, struct deleg_upstream **out,
-                         guise_error **err)
+int deleg_upstream_open(const struct tracer_delegation *d, int nsfd, struct deleg_upstream **out,
+                        guise_error **err)
 {
   if (d->upstream == NULL || d->filter == NULL)
     return guise_fail(err, EBUSY,
@@ -732,7 +732,7 @@ int tracer_delegate_serve(const struct tracer_hello *hello, const struct tracer_
   if (child < 0)
     guise_fail_errno(&refused, "pidfd_open of the traced process %d failed", (int)hello->pid);
   else
-    upstream_open(deleg, nsfd, &up, &refused);
+    deleg_upstream_open(deleg, nsfd, &up, &refused);
   if (refused != NULL) {
     char reply[1024];
     int len = snprintf(reply, sizeof(reply), "E%s", refused->msg);
@@ -786,8 +786,14 @@ out:
   tracer_deferred_stop(&st);
   if (st.epfd >= 0) close(st.epfd);
   tracer_state_destroy(&st);
+  deleg_upstream_free(up);
+  return ret;
+}
+
+void deleg_upstream_free(struct deleg_upstream *up)
+{
+  if (up == NULL) return;
   close(up->fd);
   free(up->queue);
   free(up);
-  return ret;
 }

@@ -126,6 +126,11 @@ void deleg_server_stop(struct tracer_state *st);
  * gone, left unanswered) and must not be answered here.  Costs a load when nothing was ever
  * delegated. */
 bool deleg_take(struct tracer_state *st, const struct seccomp_notif *req);
+/* The inner side's registration: connect to deleg->upstream and register the user namespace
+ * nsfd with deleg->filter; *out is the connection the calls then come on. */
+int deleg_upstream_open(const struct tracer_delegation *deleg, int nsfd,
+                        struct deleg_upstream **out, guise_error **err);
+void deleg_upstream_free(struct deleg_upstream *up);
 /* The listener operations, on a real listener or through the outer supervisor. */
 bool tracer_listener_id_valid(struct tracer_state *st, uint64_t id);
 void deleg_up_send(struct deleg_upstream *up, const struct seccomp_notif_resp *resp);
