@@ -146,8 +146,10 @@ int tracer_serve_delegating(int sock, int keeper, pid_t first_child,
   if (wstatus != NULL) *wstatus = -1;
   struct tracer_hello hello;
   if (tracer_hello_recv(sock, &hello, err) < 0) return -1;
-  if (hello.backend == TRACER_BACKEND_PTRACE)
+  if (hello.backend == TRACER_BACKEND_PTRACE) {
+    close(steal_fd(&offer)); /* nothing to delegate from: no listener */
     return tracer_ptrace_serve(&hello, first_child, policy, wstatus, err);
+  }
   if (hello.backend == TRACER_HELLO_DELEGATE)
     return tracer_delegate_serve(&hello, policy, &d, wstatus, err);
   _cleanup_error_ guise_error *unsent = NULL;

@@ -48,6 +48,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -676,6 +677,9 @@ int deleg_upstream_open(const struct tracer_delegation *d, int nsfd, struct dele
                       "that is not guise's (LXD, a seccomp agent), faking would be silently "
                       "wrong, so it is refused",
                       d->upstream, strerror(errno));
+  /* Bounded: whatever listens there may not be a guise that answers. */
+  struct timeval limit = {.tv_sec = 30}, none = {0};
+  (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
   struct deleg_msg m = {.type = DM_REGISTER};
   if (msg_send(fd, &m, d->filter->insns, d->filter->size, nsfd, 0) < 0)
     return guise_fail_errno(err, "registering with the outer guise at %s failed", d->upstream);
@@ -687,6 +691,7 @@ int deleg_upstream_open(const struct tracer_delegation *d, int nsfd, struct dele
     return guise_fail(err, n < 0 ? errno : EPROTO,
                       "registering with the outer guise at %s failed (no answer)", d->upstream);
   why[n] = '\0';
+  (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
   if (m.result != 0)
     return guise_fail(err, m.result, "the outer guise at %s refused to delegate: %s", d->upstream,
                       why);
