@@ -183,7 +183,8 @@ static __attribute__((noreturn)) void child_main(const struct child_args *a)
   /* After the setup (which the filter must not see) and before anything of the image runs.
    * Init is filtered too, so the supervisor lives until the last process of the container. */
   if (a->fake_sock >= 0) {
-    int r = fake_supervisor_attach(a->fake_sock, spec->fake_backend, &err);
+    int r = fake_supervisor_attach(a->fake_sock, spec->fake_backend,
+                                   rootfs_has_private_dev(spec), &err);
     if (r == FAKE_SUPERVISOR_GONE)
       _exit(125); /* quietly: guise reports the supervisor's own error */
     if (r < 0)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "runtime/fake_filter.h"
 #include "runtime/sandbox.h"
 #include "util/cleanup.h"
+#include "util/fdpass.h"
 #include "util/fileio.h"
 
 /* The status pipe carries READY once the database is open (FAILED instead if it cannot be),
@@ -27,6 +29,28 @@
 static void report(int status_fd, guise_error *err)
 {
   if (err != NULL && err->msg != NULL) write_all(status_fd, err->msg, strlen(err->msg));
+}
+
+/* The container's first process tells the supervisor which delegation channel it offers: one
+ * byte, with the listening socket or without (none). */
+static int offer_send(int sock, int fd, guise_error **err)
+{
+  char byte = 'O';
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  if (fdpass_send(sock, &iov, 1, &fd, fd >= 0 ? 1 : 0, 0) < 0)
+    return guise_fail_errno(err, "sending the delegation channel to the faking supervisor failed");
+  return 0;
+}
+
+static int offer_receive(int sock, int *fd)
+{
+  char byte;
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  ssize_t n = fdpass_recv(sock, &iov, 1, fd, 1, NULL, 0);
+  if (n == 1 && byte == 'O') return 0;
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+  return -1;
 }
 
 static __attribute__((noreturn)) void supervisor_main(int sock, int status_fd, int keeper,
@@ -65,7 +89,19 @@ static __attribute__((noreturn)) void supervisor_main(int sock, int status_fd, i
   fakefs_policy_tracees_in_userns(fp);
   char ready = READY;
   if (write_all(status_fd, &ready, 1) < 0 || send(sock, &ready, 1, MSG_NOSIGNAL) != 1) _exit(125);
-  int r = tracer_serve(sock, keeper, 0, fakefs_policy_tracer(fp), NULL, &err);
+  const char *upstream = getenv("GUISE_DELEGATE");
+  struct tracer_filter program = {.insns = (void *)fake_filter_program,
+                                  .size = fake_filter_program_size};
+  struct tracer_delegation deleg = {
+      .offer = -1,
+      .upstream = upstream != NULL && upstream[0] != '\0' ? upstream : FAKE_DELEGATE_PATH,
+      .filter = &program};
+  if (offer_receive(sock, &deleg.offer) < 0) {
+    guise_fail(&err, 0, "the traced process exited before installing its seccomp filter");
+    report(status_fd, err);
+    _exit(1);
+  }
+  int r = tracer_serve_delegating(sock, keeper, 0, fakefs_policy_tracer(fp), &deleg, NULL, &err);
   if (r == 0) r = fakefs_policy_forget_volatile(fp, &err);
   if (r < 0) {
     if (err != NULL && strstr(err->msg, "ptrace") != NULL) sandbox_explain_ptrace(&err);
@@ -111,7 +147,18 @@ int fake_supervisor_start(struct fake_supervisor *sup, const char *db_path, cons
   return 0;
 }
 
-int fake_supervisor_attach(int container_sock, enum tracer_backend backend, guise_error **err)
+/* The delegation channel for a guise in the container (see the header), or -1. */
+static int offer_channel(void)
+{
+  _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX, .sun_path = FAKE_DELEGATE_PATH};
+  if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 16) < 0)
+    return -1; /* no nesting offered: a guise inside refuses clearly */
+  return steal_fd(&fd);
+}
+
+int fake_supervisor_attach(int container_sock, enum tracer_backend backend, bool offer_dev,
+                           guise_error **err)
 {
   /* A BPF program has at most BPF_MAXINSNS instructions of 8 bytes. */
   enum { MAX_PROGRAM = 4096 * 8 };
@@ -125,6 +172,8 @@ int fake_supervisor_attach(int container_sock, enum tracer_backend backend, guis
   if (size < 0)
     return guise_fail_errno(err, "receiving the seccomp program from the faking supervisor failed");
   struct tracer_filter filter = {.insns = program, .size = (size_t)size};
+  _cleanup_close_ int offer = offer_dev ? offer_channel() : -1;
+  if (offer_send(container_sock, offer, err) < 0) return -1;
   _cleanup_error_ guise_error *why = NULL;
   if (tracer_child_install_backend(container_sock, &filter, backend, &why, err) < 0) return -1;
   if (why != NULL) fprintf(stderr, "guise: notice: faking with ptrace (slower): %s\n", why->msg);

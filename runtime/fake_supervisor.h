@@ -41,10 +41,17 @@ int fake_supervisor_start(struct fake_supervisor *sup, const char *db_path, cons
 /* In the container's first process, after its setup and before anything of the container
  * runs: install the seccomp program the supervisor sent, send it the listener (or have it
  * attach with ptrace: backend, see tracer/tracer.h; a fallback to ptrace is noticed on stderr),
- * and wait until it has opened the database.  FAKE_SUPERVISOR_GONE (without *err) when the supervisor exited
- * first: guise reports its error. */
+ * and wait until it has opened the database.  FAKE_SUPERVISOR_GONE (without *err) when the
+ * supervisor exited first: guise reports its error.
+ *
+ * Nesting (guise in guise, tracer.h "Nesting"): with offer_dev, the container's /dev being
+ * guise's own tmpfs, the supervisor's delegation channel is bound at FAKE_DELEGATE_PATH there,
+ * for a guise running in the container; a supervisor whose container gets EBUSY connects to
+ * FAKE_DELEGATE_PATH as it sees it (GUISE_DELEGATE in its environment overrides the path). */
 #define FAKE_SUPERVISOR_GONE (-2)
-int fake_supervisor_attach(int container_sock, enum tracer_backend backend, guise_error **err);
+#define FAKE_DELEGATE_PATH "/dev/.guise-delegate"
+int fake_supervisor_attach(int container_sock, enum tracer_backend backend, bool offer_dev,
+                           guise_error **err);
 
 /* Reap the supervisor if it has exited (block: wait for it).  Returns 1 when it has exited,
  * 0 when still running (non-blocking only), -1 with *err when it failed or was killed: the

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "runtime/mounts.h"
+#include "util/fdpass.h"
 #include "util/cleanup.h"
 
 _Static_assert(sizeof(struct termios) <= sizeof(((struct raw_terminal *)0)->saved),
@@ -58,26 +59,8 @@ int fd_send(int sock, int fd, guise_error **err)
 {
   char byte = 'F';
   struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } control;
-  memset(&control, 0, sizeof(control));
-  struct msghdr msg = {
-      .msg_iov = &iov,
-      .msg_iovlen = 1,
-      .msg_control = control.buf,
-      .msg_controllen = sizeof(control.buf),
-  };
-  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-  while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) {
-    if (errno != EINTR)
-      return guise_fail_errno(err, "pass a file descriptor");
-  }
+  if (fdpass_send(sock, &iov, 1, &fd, 1, 0) < 0)
+    return guise_fail_errno(err, "pass a file descriptor");
   return 0;
 }
 
@@ -85,26 +68,10 @@ int fd_receive(int sock, int *fd, guise_error **err)
 {
   char byte;
   struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } control;
-  memset(&control, 0, sizeof(control));
-  struct msghdr msg = {
-      .msg_iov = &iov,
-      .msg_iovlen = 1,
-      .msg_control = control.buf,
-      .msg_controllen = sizeof(control.buf),
-  };
-  ssize_t n;
-  while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0) {
-    if (errno != EINTR)
-      return guise_fail_errno(err, "receive a file descriptor");
-  }
-  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-  if (n == 0 || cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS)
+  ssize_t n = fdpass_recv(sock, &iov, 1, fd, 1, NULL, 0);
+  if (n < 0) return guise_fail_errno(err, "receive a file descriptor");
+  if (n == 0 || *fd < 0)
     return guise_fail(err, 0, "receive a file descriptor: the peer closed the connection");
-  memcpy(fd, CMSG_DATA(cmsg), sizeof(int));
   return 0;
 }
 

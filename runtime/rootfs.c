@@ -109,6 +109,11 @@ static bool spec_mounts(const struct container_spec *spec, const char *dest, con
   return false;
 }
 
+bool rootfs_has_private_dev(const struct container_spec *spec)
+{
+  return spec_mounts(spec, "/dev", "tmpfs");
+}
+
 int rootfs_setup(const struct container_spec *spec, guise_error **err)
 {
   /* Mount events must not leak back to the host. */

@@ -3,6 +3,8 @@
 #ifndef GUISE_RUNTIME_ROOTFS_H
 #define GUISE_RUNTIME_ROOTFS_H
 
+#include <stdbool.h>
+
 #include "runtime/spec.h"
 #include "util/error.h"
 
@@ -10,5 +12,9 @@
  * paths, create the working directory, then pivot_root into it.  Afterwards "/" is the rootfs
  * and nothing of the host is reachable but what was mounted in. */
 int rootfs_setup(const struct container_spec *spec, guise_error **err);
+
+/* Whether the container gets a /dev of its own (a tmpfs guise mounts), where guise may put
+ * files of its own (the faking supervisor's delegation socket) without touching the rootfs. */
+bool rootfs_has_private_dev(const struct container_spec *spec);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "tracer/internal.h"
 #include "util/cleanup.h"
+#include "util/fdpass.h"
 
 int tracer_backend_parse(const char *name, enum tracer_backend *out, guise_error **err)
 {
@@ -52,8 +53,13 @@ int tracer_child_install_backend(int sock, const struct tracer_filter *filter,
   if (backend != TRACER_BACKEND_PTRACE) {
     _cleanup_error_ guise_error *failed = NULL;
     if (tracer_child_install_filter(sock, filter, &failed) == 0) return TRACER_BACKEND_SECCOMP;
-    /* EBUSY: nothing was installed, the outer listener stays the only one. */
-    if (backend == TRACER_BACKEND_SECCOMP || failed->errnum != EBUSY) {
+    if (failed->errnum == EBUSY) {
+      /* Nothing was installed: the outer listener gets our calls first, whatever we install
+       * (the ptrace backend's RET_TRACE included).  Only its supervisor can hand them over. */
+      if (tracer_delegate_child_request(sock, err) < 0) return -1;
+      return TRACER_BACKEND_SECCOMP;
+    }
+    if (backend == TRACER_BACKEND_SECCOMP) {
       *err = steal_ptr(&failed);
       return -1;
     }
@@ -67,29 +73,13 @@ int tracer_hello_send(int sock, enum tracer_backend backend, int fd, guise_error
 {
   char byte = backend == TRACER_BACKEND_PTRACE ? 'P' : 'L';
   struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  memset(&u, 0, sizeof(u));
-  struct msghdr msg = {
-      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof(int));
   /* With SO_PASSCRED on the sending end the kernel attaches the sender's real pid, uid and gid
    * itself (sending them explicitly would need the real ids, which an outer faker may hide). */
   int one = 1;
   if (backend == TRACER_BACKEND_PTRACE &&
       setsockopt(sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
     return guise_fail_errno(err, "setting SO_PASSCRED on the supervisor's socket failed");
-  ssize_t n;
-  do
-    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0)
+  if (fdpass_send(sock, &iov, 1, &fd, 1, 0) < 0)
     return guise_fail_errno(err, "sending the %s hello to the supervisor failed",
                             tracer_backend_name(backend));
   return 0;
@@ -97,46 +87,42 @@ int tracer_hello_send(int sock, enum tracer_backend backend, int fd, guise_error
 
 int tracer_hello_recv(int sock, struct tracer_hello *out, guise_error **err)
 {
-  *out = (struct tracer_hello){.fd = -1};
+  *out = (struct tracer_hello){.fd = -1, .nsfd = -1};
   int one = 1;
   if (setsockopt(sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
     return guise_fail_errno(err, "setting SO_PASSCRED on the supervisor's socket failed");
   char byte;
   struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = {
-      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-  ssize_t n;
-  do
-    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  int fds[2];
+  struct ucred cred;
+  ssize_t n = fdpass_recv(sock, &iov, 1, fds, 2, &cred, 0);
   if (n < 0) return guise_fail_errno(err, "receiving the traced process's hello failed");
-  pid_t pid = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET) continue;
-    if (c->cmsg_type == SCM_RIGHTS && out->fd < 0)
-      memcpy(&out->fd, CMSG_DATA(c), sizeof(int));
-    else if (c->cmsg_type == SCM_CREDENTIALS) {
-      struct ucred cred;
-      memcpy(&cred, CMSG_DATA(c), sizeof(cred));
-      pid = cred.pid;
-    }
-  }
+  out->fd = fds[0];
+  out->nsfd = fds[1];
+  pid_t pid = cred.pid;
   if (n == 0 || out->fd < 0) {
     if (out->fd >= 0) close(out->fd);
     out->fd = -1;
     return guise_fail(err, 0, "the traced process exited before installing its seccomp filter");
   }
-  if (byte == 'P') {
-    out->backend = TRACER_BACKEND_PTRACE;
+  if (byte == 'D' && out->nsfd < 0) {
+    close(out->fd);
+    out->fd = -1;
+    return guise_fail(err, 0, "the traced process's delegation hello carried no namespace");
+  }
+  if (byte != 'D' && out->nsfd >= 0) {
+    close(out->nsfd);
+    out->nsfd = -1;
+  }
+  if (byte == 'P' || byte == 'D') {
+    out->backend = byte == 'P' ? TRACER_BACKEND_PTRACE : TRACER_HELLO_DELEGATE;
     out->pid = pid;
     if (pid <= 0) {
       close(out->fd);
       out->fd = -1;
-      return guise_fail(err, 0, "the traced process's ptrace hello carried no pid");
+      if (out->nsfd >= 0) close(out->nsfd);
+      out->nsfd = -1;
+      return guise_fail(err, 0, "the traced process's hello carried no pid");
     }
   } else {
     out->backend = TRACER_BACKEND_SECCOMP;
@@ -147,22 +133,36 @@ int tracer_hello_recv(int sock, struct tracer_hello *out, guise_error **err)
 int tracer_serve(int sock, int keeper, pid_t first_child, const struct tracer_policy *policy,
                  int *wstatus, guise_error **err)
 {
+  return tracer_serve_delegating(sock, keeper, first_child, policy, NULL, wstatus, err);
+}
+
+int tracer_serve_delegating(int sock, int keeper, pid_t first_child,
+                            const struct tracer_policy *policy,
+                            const struct tracer_delegation *deleg, int *wstatus, guise_error **err)
+{
+  _cleanup_close_ int offer = deleg != NULL ? deleg->offer : -1;
+  struct tracer_delegation d = {.offer = -1};
+  if (deleg != NULL) d = *deleg;
   if (wstatus != NULL) *wstatus = -1;
   struct tracer_hello hello;
   if (tracer_hello_recv(sock, &hello, err) < 0) return -1;
-  if (hello.backend == TRACER_BACKEND_PTRACE)
+  if (hello.backend == TRACER_BACKEND_PTRACE) {
+    close(steal_fd(&offer)); /* nothing to delegate from: no listener */
     return tracer_ptrace_serve(&hello, first_child, policy, wstatus, err);
+  }
   if (policy->view != NULL) { /* user notification cannot rewrite a call's arguments */
     close(hello.fd);
     return guise_fail(err, EINVAL, "serving a view failed: the traced process chose seccomp, "
                                    "and only the ptrace backend translates paths");
   }
+  if (hello.backend == TRACER_HELLO_DELEGATE)
+    return tracer_delegate_serve(&hello, policy, &d, wstatus, err);
   _cleanup_error_ guise_error *unsent = NULL;
   if (keeper >= 0 && tracer_hello_send(keeper, TRACER_BACKEND_SECCOMP, hello.fd, &unsent) < 0) {
     close(hello.fd); /* the filtered processes get ENOSYS: their keeper must stop them */
     return guise_fail(err, unsent->errnum, "handing the seccomp listener to its keeper failed");
   }
-  return tracer_seccomp_serve(hello.fd, first_child, policy, wstatus, err);
+  return tracer_seccomp_serve(hello.fd, first_child, policy, &d, wstatus, err);
 }
 
 int tracer_dispatch(struct tracer_state *st, struct tracee *t, uint32_t arch, int nr,
@@ -198,7 +198,10 @@ int tracer_deferred_start(struct tracer_state *st, guise_error **err)
 {
   const struct tracer_policy *p = st->policy;
   if (p->deferred_pending == NULL || p->flush_deferred == NULL) return 0;
-  struct sigaction sa = {.sa_handler = defer_alarm};
+  /* A supervisor serving forwarded calls is itself filtered (by the outer guise): without
+   * SA_RESTART the timer would make its own intercepted calls fail with EINTR when it comes
+   * before the outer supervisor has received them.  Its poll() still returns EINTR. */
+  struct sigaction sa = {.sa_handler = defer_alarm, .sa_flags = st->up != NULL ? SA_RESTART : 0};
   sigemptyset(&sa.sa_mask);
   if (sigaction(DEFER_SIGNAL, &sa, NULL) < 0)
     return guise_fail_errno(err, "installing the supervisor's timer signal failed");

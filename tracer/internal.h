@@ -10,19 +10,28 @@
 #include "tracer/pidmap.h"
 #include "tracer/tracer.h"
 
+struct seccomp_notif;
+struct seccomp_notif_resp;
+struct seccomp_notif_addfd;
+
 /* Per thread group, created on its first intercepted call, dropped when its pidfd reports the
  * exit (the pidfd is in the supervisor's epoll set). */
 struct tracer_proc {
   pid_t tgid;
-  int pidfd;  /* for pidfd_getfd and the exit notification */
-  int memfd;  /* /proc/TGID/mem, opened lazily; closed on execve (the mm changes) */
-  int rootfd; /* /proc/TGID/root, opened lazily; closed on chroot, pivot_root, setns, unshare */
+  int pidfd;     /* for pidfd_getfd and the exit notification */
+  int memfd;     /* /proc/TGID/mem, opened lazily; closed on execve (the mm changes) */
+  int rootfd;    /* /proc/TGID/root, opened lazily; closed on chroot, pivot_root, setns, unshare */
   pid_t ns_tgid; /* tgid in its own pid namespace (its /proc/self), read lazily; 0: not yet */
   char *exe;     /* its /proc/TGID/exe, read lazily; dropped on execve */
 };
 
+struct deleg_server;
+struct deleg_upstream;
+
 struct tracer_state {
-  int listener; /* seccomp notify fd, -1 for ptrace */
+  int listener;                /* seccomp notify fd, -1 for ptrace and for a forwarded listener */
+  struct deleg_upstream *up;   /* forwarded listener: the outer supervisor, else NULL */
+  struct deleg_server *server; /* delegation offered to inner supervisors, else NULL */
   int epfd;
   struct pidmap tids;  /* tid -> (void *)(intptr_t)tgid */
   size_t tids_sweep_at; /* seccomp: drop exited threads' entries at this many (tracee.c) */
@@ -37,7 +46,7 @@ struct tracer_state {
 
 struct tracee {
   pid_t tid;
-  uint64_t notif_id; /* seccomp */
+  uint64_t notif_id;        /* seccomp */
   struct tracer_proc *proc; /* NULL until first needed */
   struct tracer_state *st;
 };
@@ -84,16 +93,54 @@ int tracer_deferred_signal(void); /* the timer's signal number */
 /* The child's first message to the supervisor over the socket: which backend it chose, and
  * what the supervisor needs for it (tracer/backend.c). */
 struct tracer_hello {
-  enum tracer_backend backend; /* SECCOMP or PTRACE */
-  int fd;    /* seccomp: the listener; ptrace: a socket to confirm the attach on */
-  pid_t pid; /* ptrace: the child, in the supervisor's pid namespace */
+  enum tracer_backend backend; /* SECCOMP or PTRACE, or TRACER_HELLO_DELEGATE */
+  int fd;                      /* seccomp: the listener; ptrace, delegate: a socket to confirm on */
+  int nsfd;                    /* delegate: the child's user namespace */
+  pid_t pid;                   /* ptrace, delegate: the child, in the supervisor's pid namespace */
 };
+/* The child got EBUSY (an outer listener) and asks its supervisor to have its calls delegated
+ * to it by the outer guise's supervisor ('D', tracer/delegate.c). */
+#define TRACER_HELLO_DELEGATE ((enum tracer_backend)100)
 int tracer_hello_send(int sock, enum tracer_backend backend, int fd, guise_error **err);
 int tracer_hello_recv(int sock, struct tracer_hello *out, guise_error **err);
 
 /* The backends (tracer_serve dispatches on the hello). */
 int tracer_seccomp_serve(int listener, pid_t first_child, const struct tracer_policy *policy,
-                         int *wstatus, guise_error **err);
+                         const struct tracer_delegation *deleg, int *wstatus, guise_error **err);
+/* Answer one notification (its pid as seen here): by the policy's handler, or by forwarding it
+ * to the delegate of the caller's user namespace. */
+void tracer_seccomp_answer(struct tracer_state *st, struct seccomp_notif *req,
+                           struct seccomp_notif_resp *resp, size_t resp_size);
+/* Process exits reported by the pidfds in st->epfd (non-blocking). */
+void tracer_drain_exits(struct tracer_state *st);
+
+/* --- delegation (tracer/delegate.c) --- */
+
+/* Child side: after EBUSY, ask the supervisor over sock to get the calls delegated; waits for
+ * its answer.  0, or -1 with *err naming why not. */
+int tracer_delegate_child_request(int sock, guise_error **err);
+/* Supervisor side of a 'D' hello: register the child's user namespace with the outer
+ * supervisor (deleg->upstream) and serve the forwarded calls until the child (the init of the
+ * traced pid namespace) has exited. */
+int tracer_delegate_serve(const struct tracer_hello *hello, const struct tracer_policy *policy,
+                          const struct tracer_delegation *deleg, int *wstatus, guise_error **err);
+/* The server of deleg->offer, for a supervisor with a real listener: a thread of its own. */
+int deleg_server_start(struct tracer_state *st, const struct tracer_delegation *deleg,
+                       guise_error **err);
+void deleg_server_stop(struct tracer_state *st);
+/* Whether req belongs to a delegate; if so it has been forwarded (or, its delegate being
+ * gone, left unanswered) and must not be answered here.  Costs a load when nothing was ever
+ * delegated. */
+bool deleg_take(struct tracer_state *st, const struct seccomp_notif *req);
+/* The inner side's registration: connect to deleg->upstream and register the user namespace
+ * nsfd with deleg->filter; *out is the connection the calls then come on. */
+int deleg_upstream_open(const struct tracer_delegation *deleg, int nsfd,
+                        struct deleg_upstream **out, guise_error **err);
+void deleg_upstream_free(struct deleg_upstream *up);
+/* The listener operations, on a real listener or through the outer supervisor. */
+bool tracer_listener_id_valid(struct tracer_state *st, uint64_t id);
+void deleg_up_send(struct deleg_upstream *up, const struct seccomp_notif_resp *resp);
+void deleg_up_addfd(struct deleg_upstream *up, const struct seccomp_notif_addfd *addfd);
 int tracer_ptrace_child_install(int sock, const struct tracer_filter *filter, guise_error **err);
 int tracer_ptrace_serve(const struct tracer_hello *hello, pid_t first_child,
                         const struct tracer_policy *policy, int *wstatus, guise_error **err);

@@ -416,10 +416,12 @@ static int wstatus_of(const siginfo_t *si)
   }
 }
 
-static void answer(struct tracer_state *st, struct seccomp_notif *req,
-                   struct seccomp_notif_resp *resp, size_t resp_size)
+void tracer_seccomp_answer(struct tracer_state *st, struct seccomp_notif *req,
+                           struct seccomp_notif_resp *resp, size_t resp_size)
 {
   struct tracee t = {.tid = (pid_t)req->pid, .notif_id = req->id, .st = st};
+  if (st->server != NULL && deleg_take(st, req))
+    return; /* a nested supervisor's */
   struct syscall_reply reply;
   uint64_t args[6];
   for (int i = 0; i < 6; i++)
@@ -432,6 +434,11 @@ static void answer(struct tracer_state *st, struct seccomp_notif *req,
                                         .flags = SECCOMP_ADDFD_FLAG_SEND,
                                         .srcfd = (uint32_t)reply.value,
                                         .newfd_flags = reply.fd_cloexec ? O_CLOEXEC : 0};
+    if (st->up != NULL) { /* the outer supervisor installs it, or fails the call */
+      deleg_up_addfd(st->up, &addfd);
+      close((int)reply.value);
+      return;
+    }
     /* Not interruptible by our own signals (the commit timer's, the watcher's): a signal
      * makes the kernel drop the queued descriptor but leave the notification marked as
      * answered, and the caller's open() returns 0 (seen: apt's download method then truncated
@@ -460,15 +467,17 @@ static void answer(struct tracer_state *st, struct seccomp_notif *req,
     resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
   }
   /* ENOENT: the caller was interrupted or died; nothing to do. */
-  (void)ioctl(st->listener, SECCOMP_IOCTL_NOTIF_SEND, resp);
+  if (st->up != NULL)
+    deleg_up_send(st->up, resp);
+  else
+    (void)ioctl(st->listener, SECCOMP_IOCTL_NOTIF_SEND, resp);
 }
 
 bool tracee_call_valid(struct tracee *t)
 {
-  if (t->st->listener < 0)
-    return true;
-  uint64_t id = t->notif_id;
-  return ioctl(t->st->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+  if (t->st->listener < 0 && t->st->up == NULL)
+    return true; /* ptrace */
+  return tracer_listener_id_valid(t->st, t->notif_id);
 }
 
 /* The watcher thread.  The main thread blocks in NOTIF_RECV itself, not in epoll: the
@@ -560,7 +569,7 @@ static bool listener_hung_up(int listener)
 
 /* Process exits reported by pidfds (non-blocking), before a notification is acted on, so that
  * a reused pid never meets a dead process's caches. */
-static void drain_exits(struct tracer_state *st)
+void tracer_drain_exits(struct tracer_state *st)
 {
   struct epoll_event evs[32];
   int n;
@@ -572,7 +581,7 @@ static void drain_exits(struct tracer_state *st)
 }
 
 int tracer_seccomp_serve(int listener, pid_t first_child, const struct tracer_policy *policy,
-                         int *wstatus, guise_error **err)
+                         const struct tracer_delegation *deleg, int *wstatus, guise_error **err)
 {
   if (wstatus != NULL)
     *wstatus = -1;
@@ -619,12 +628,14 @@ int tracer_seccomp_serve(int listener, pid_t first_child, const struct tracer_po
   }
   watching = true;
   if (tracer_deferred_start(&st, err) < 0) goto out;
+  if (deleg != NULL && deleg->offer >= 0 && deleg_server_start(&st, deleg, err) < 0)
+    goto out;
 
   for (;;) {
     memset(req, 0, req_size); /* RECV insists on a zeroed buffer */
     if (ioctl(st.listener, SECCOMP_IOCTL_NOTIF_RECV, req) == 0) {
-      drain_exits(&st);
-      answer(&st, req, resp, resp_size);
+      tracer_drain_exits(&st);
+      tracer_seccomp_answer(&st, req, resp, resp_size);
       tracer_deferred_poll(&st);
       continue;
     }
@@ -641,6 +652,7 @@ int tracer_seccomp_serve(int listener, pid_t first_child, const struct tracer_po
     }
   }
 out:
+  deleg_server_stop(&st);
   tracer_deferred_stop(&st);
   if (watching) {
     uint64_t one = 1;

@@ -171,10 +171,11 @@ int tracer_filter_build(const struct tracer_policy *policy, struct tracer_filter
 int tracer_child_install_filter(int sock, const struct tracer_filter *filter, guise_error **err);
 
 /* Which backend delivers the calls.  SECCOMP: seccomp user notification (the supervisor gets a
- * listener).  PTRACE: the supervisor becomes the ptrace tracer of the child and the same filter
- * returns SECCOMP_RET_TRACE instead, for where no listener can be had (an outer sandbox holds
- * one: EBUSY; or the kernel lacks user notification); slower (a ptrace stop per call, see
- * tracer/ptrace.c).  AUTO: seccomp, else ptrace. */
+ * listener; under an outer listener, EBUSY, the calls are delegated: "Nesting" below).  PTRACE:
+ * the supervisor becomes the ptrace tracer of the child and the same filter returns
+ * SECCOMP_RET_TRACE instead, for a kernel without user notification; slower (a ptrace stop per
+ * call, see tracer/ptrace.c); refused under an outer listener, which would pre-empt it.
+ * AUTO: seccomp, else ptrace. */
 enum tracer_backend {
   TRACER_BACKEND_AUTO,
   TRACER_BACKEND_SECCOMP,
@@ -186,7 +187,7 @@ const char *tracer_backend_name(enum tracer_backend backend);
 
 /* tracer_child_install_filter with a choice of backend (filter: the program built for seccomp,
  * as tracer_filter_build makes it; ptrace derives its own from it).  Returns the backend used
- * (TRACER_BACKEND_SECCOMP or _PTRACE), or -1 with *err.  When AUTO falls back to ptrace, *why
+ * (TRACER_BACKEND_SECCOMP, also when delegated, or _PTRACE), or -1 with *err.  When AUTO falls back to ptrace, *why
  * (if not NULL) says why, for a notice to the user.  For ptrace the child waits until the
  * supervisor (tracer_serve on the other end of sock) has attached: it must be allowed to
  * ptrace the child (same uid, and with Yama's ptrace_scope 1 an ancestor or the owner of the
@@ -214,6 +215,36 @@ int tracer_child_install_backend(int sock, const struct tracer_filter *filter,
  * ENOSYS, and the holder must kill them.  Nothing is sent for ptrace. */
 int tracer_serve(int sock, int keeper, pid_t first_child, const struct tracer_policy *policy,
                  int *wstatus, guise_error **err);
+
+/* Nesting (guise in guise).  A filter with a listener cannot be installed below one that has a
+ * live listener (EBUSY), and the outer listener would get the inner tracees' calls first
+ * (SECCOMP_RET_USER_NOTIF beats the ptrace backend's SECCOMP_RET_TRACE): an inner supervisor
+ * can only see its tracees' calls if the outer one hands them over.  So a supervisor may offer
+ * a delegation channel (offer: a listening AF_UNIX SOCK_SEQPACKET socket its tracees can reach);
+ * an inner supervisor whose child got EBUSY connects to it (upstream), registers its child's
+ * user namespace, and from then on receives every notification of a process in that user
+ * namespace or below it, answers it with its own policy, and sends the answer back, which the
+ * outer supervisor applies on its listener.  Only a user namespace strictly below the
+ * registering process's own is accepted (so a process can take over the calls of containers
+ * it or its descendants created, never its own or its ancestors'), and only if the inner
+ * supervisor's program equals the outer one's (the outer filter decides which calls are
+ * intercepted).  A delegate that goes away leaves its processes' calls unanswered (they wait,
+ * as under a killed supervisor whose listener is kept; whoever runs them must stop them).  An
+ * inner supervisor serving forwarded calls forwards further the same way: any depth works. */
+struct tracer_delegation {
+  int offer;                          /* listening socket to serve, -1: none */
+  const char *upstream;               /* the outer supervisor's channel (a path), NULL: none */
+  const struct tracer_filter *filter; /* the program the tracees run under (compared) */
+};
+
+/* tracer_serve with delegation (deleg may be NULL: none).  With deleg->offer, the socket is
+ * closed on return.  When the child got EBUSY and there is no upstream, or the upstream refuses,
+ * the child fails with an error naming the cause (faking with ptrace there would be silently
+ * wrong: the outer listener answers first) and this returns 0 (one error, the child's).  A
+ * delegated supervisor serves until the child, the init of its pid namespace, has exited. */
+int tracer_serve_delegating(int sock, int keeper, pid_t first_child,
+                            const struct tracer_policy *policy,
+                            const struct tracer_delegation *deleg, int *wstatus, guise_error **err);
 
 /* Whether seccomp user notification is usable here (kernel >= 5.9 features, no listener in an
  * outer filter — the latter is only found out by tracer_child_install with errnum EBUSY). */
