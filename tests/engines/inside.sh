@@ -3,7 +3,7 @@
 # that container's user, with the fixture cache at $GUISE_FX (default /fx, read-only) and guise on PATH.  Prints
 # "== STEP" before each step and "status N" after it; the test asserts on the transcript.
 # GUISE_RUN_OPTS: options for the run step's `guise run` (e.g. --isolation=namespaces).
-#   sh inside.sh [run] [fake] [push] [build]      (default: all four)
+#   sh inside.sh [run] [fake] [push] [build] [apt]      (default: the first four)
 set -u
 fx=${GUISE_FX:-/fx}
 work=$(mktemp -d "${TMPDIR:-/tmp}/guise-ci.XXXXXX") || exit 1
@@ -28,6 +28,14 @@ for step in $steps; do
       printf 'FROM scratch\nADD busybox.tar /\nRUN echo built >/built\n' >ctx/Containerfile &&
       guise build -q --output "oci-archive:$work/app.tar" ctx >/dev/null &&
       tar -tf "$work/app.tar" index.json && echo built
+    ;;
+  apt)
+    # README's demo build: apt-get install from the test's local repository ($APT_PORT,
+    # $APT_PACKAGES), the image written as an OCI layout to $GUISE_OUT/layout for umoci.
+    mkdir actx && cp "$fx/bookworm-minbase.tar" actx/base.tar &&
+      printf 'FROM scratch\nADD base.tar /\nRUN echo "deb [trusted=yes] http://127.0.0.1:%s/ ./" >/etc/apt/sources.list && apt-get update -q && apt-get install -y -q %s\n' \
+        "$APT_PORT" "$APT_PACKAGES" >actx/Containerfile &&
+      guise build -q --output "oci:${GUISE_OUT:-/out}/layout:apt" actx >/dev/null && echo built apt
     ;;
   push)
     { guise import "$fx/busybox.tar" localhost/bb:1 >/dev/null 2>"$work/import.err" ||

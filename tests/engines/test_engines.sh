@@ -255,22 +255,34 @@ test_docker_default_profile_runs_without_namespaces() {
 # repository, as user 1000 without capabilities, in Docker with guise's profile.  The image is
 # then unpacked by umoci as real root and compared file for file (owners, modes, setuid bits,
 # capabilities) with the same install done as root, as test_build_apt_root.sh does on the host.
-test_docker_apt_build_equals_root_install() {
-  need docker
+# README's demo build (inside.sh's apt step) in each engine: the image guise built there is
+# unpacked by umoci as real root and compared file for file (owners, modes, setuid bits,
+# capabilities) with the same install done as root, as test_build_apt_root.sh does on the host.
+# apt_build ENGINE [ENGINE-OPTIONS...]: ENGINE is podman, docker or bwrap.
+apt_build() {
+  local engine=$1
+  shift
+  need "$engine"
   [ -x "$TREELIST" ] || skip "no $TREELIST (make build/helpers/treelist)"
   serve_apt_repo
-  local out=$TEST_TMP/out req=$TEST_TMP/engines.docker-apt
+  local out=$TEST_TMP/out
   mkdir -m 777 "$out"
-  docker_run --security-opt "seccomp=$PROFILE" --user 1000 --cap-drop ALL \
-    --security-opt no-new-privileges -v "$out:/out" -e "APT_PORT=$PORT" \
-    -e "APT_PACKAGES=$APT_PACKAGES" "$IMAGE" sh -c 'cd /tmp && mkdir ctx &&
-      cp /fx/bookworm-minbase.tar ctx/base.tar &&
-      printf "FROM scratch\nADD base.tar /\nRUN echo \"deb [trusted=yes] http://127.0.0.1:%s/ ./\" >/etc/apt/sources.list && apt-get update -q && apt-get install -y -q %s\n" \
-        "$APT_PORT" "$APT_PACKAGES" >ctx/Containerfile &&
-      guise build -q --root /tmp/store --output oci:/out/layout:apt ctx'
+  case $engine in
+  podman | docker)
+    "${engine}_run" "$@" -v "$out:/out" -e "APT_PORT=$PORT" -e "APT_PACKAGES=$APT_PACKAGES" \
+      "$IMAGE" sh /t/inside.sh apt
+    ;;
+  bwrap)
+    bwrap_run "$@" --setenv APT_PORT "$PORT" --setenv APT_PACKAGES "$APT_PACKAGES" \
+      --setenv GUISE_OUT "$out" -- apt
+    ;;
+  esac
   assert_status 0
+  printf '%s\n' "$OUT" | grep -qx "built apt" ||
+    fail "the build failed: $(printf '%s\n' "$ERR" | grep -v '^\(Get\|Selecting\|Preparing\|Unpacking\|Setting up\|Processing\):' | tail -15)"
+  local req=$TEST_TMP/engines.apt
   mkdir "$req"
-  mv "$out/layout" "$req/layout"
+  mv "$out/layout" "$req/layout" || fail "no layout from the build: $(_abbrev "$ERR")"
   printf apt >"$req/tag"
   printf apt-reference.txt >"$req/reference"
   printf volatile >"$req/mode"
@@ -279,6 +291,20 @@ test_docker_apt_build_equals_root_install() {
     fail "the image differs from the root install: $(head -12 verify.log)"
   note "$(head -1 verify.log | sed 's/^ok - [^#]*# //')"
 }
+
+test_podman_apt_build_root() { apt_build podman; }
+test_podman_apt_build_user_1000() { apt_build podman --user 1000; }
+test_docker_apt_build_guise_profile_root() { apt_build docker --security-opt "seccomp=$PROFILE"; }
+test_docker_apt_build_equals_root_install() {
+  apt_build docker --security-opt "seccomp=$PROFILE" --user 1000 --cap-drop ALL \
+    --security-opt no-new-privileges
+}
+# Docker's default profile: no namespaces at all, so the build runs without them (issue 14).
+test_docker_default_profile_apt_build_without_namespaces() {
+  apt_build docker --user 1000 --cap-drop ALL --security-opt no-new-privileges
+  assert_contains "$ERR" "running without namespaces" "built without namespaces"
+}
+test_bwrap_apt_build() { apt_build bwrap; }
 
 # bwrap_run [BWRAP-OPTIONS...] [-- STEPS...]: inside.sh in bubblewrap as the test user.
 bwrap_run() {
