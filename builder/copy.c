@@ -1076,6 +1076,8 @@ int copy_tree_to_dir(const struct source_root *src, const char *rel, const char 
   _cleanup_close_ int sfd = openat2_in(src->rootfd, *rel ? rel : "/", O_PATH, 0);
   struct stat sst;
   if (sfd < 0 || fstat(sfd, &sst) < 0) return guise_fail_errno(err, "opening %s failed", rel);
+  if (!visible_fd(src, rel, sfd, S_ISDIR(sst.st_mode)))
+    return guise_fail(err, ENOENT, "%s: not found in the build context (ignored)", rel);
   /* The copy lives outside any rootfs: its faked state goes to a throwaway database. */
   _cleanup_free_ char *db_path = NULL;
   if (asprintf(&db_path, "%s.fakefs.db", dest) < 0) abort();

@@ -333,7 +333,8 @@ test_ignore_not_bypassed_by_symlinks() {
   ln -s /.env sl/abs
   local cf
   for cf in 'COPY alias /x' 'COPY abs /x' 'COPY linkdir/.env /x' 'COPY linkdir/.e* /x/' \
-    'COPY ./linkdir/linkdir/alias /x'; do
+    'COPY ./linkdir/linkdir/alias /x' 'RUN --mount=type=bind,source=alias,target=/m cat /m' \
+    'RUN --mount=type=bind,source=.env,target=/m cat /m'; do
     printf 'FROM busybox-base\n%s\n' "$cf" >sl/Containerfile
     run_guise build --root store -t leak sl
     assert_ne 0 "$STATUS" "$cf"
