@@ -81,13 +81,13 @@ for bin in "$@"; do
   [ "$(id -u)" -ne 0 ] || chown -R "$GUISE_TEST_USER:" "$t"
   log="$t/log"
   status=0
+  before=$(child_ticks)
   regressions=("$repo/tests/fuzz/regressions/$name"/*)
   if [ -e "${regressions[0]}" ]; then
     cp -r "$repo/tests/fuzz/regressions/$name" "$t/regressions"
     chmod -R a+rX "$t/regressions"
-    as_test_user "$t/$target" "$t/regressions"/* >"$log" 2>&1 || status=$?
+    as_test_user "$t/$target" -timeout=25 "$t/regressions"/* >"$log" 2>&1 || status=$?
   fi
-  before=$(child_ticks)
   if [ $status -eq 0 ]; then
     (cd "$t" && as_test_user "./$target" -max_total_time="$seconds" -timeout=25 \
       -rss_limit_mb=2560 -print_final_stats=1 -artifact_prefix="$t/crashes/" \
