@@ -107,19 +107,18 @@ static bool visible_fd(const struct source_root *src, const char *path, int fd, 
 
 /* The path a matched source (rel, opened as fd) is walked under: where it really is when the
  * ignore rules apply, so that they see the real paths of what a walk through a symlinked
- * directory finds; "/" for the root. */
+ * directory finds ("" for the root, as rel). */
 static int walk_path(const struct source_root *src, const char *rel, int fd, char **out,
                      guise_error **err)
 {
-  char *p = ignore_count(src->ignore) == 0 ? strdup(rel) : resolved_path(src, fd);
-  if (p == NULL && ignore_count(src->ignore) == 0) abort();
-  if (p == NULL) return guise_fail(err, 0, "resolving the source %s in %s failed", rel, src->path);
-  if (*p == '\0') {
-    free(p);
-    p = strdup("/");
-    if (p == NULL) abort();
+  if (ignore_count(src->ignore) == 0) {
+    *out = strdup(rel);
+    if (*out == NULL) abort();
+    return 0;
   }
-  *out = p;
+  *out = resolved_path(src, fd);
+  if (*out == NULL)
+    return guise_fail(err, 0, "resolving the source %s in %s failed", rel, src->path);
   return 0;
 }
 
@@ -1062,7 +1061,7 @@ int step_copy_files(struct builder *b, struct stage *st, const struct cf_instruc
       }
       _cleanup_free_ char *spath = NULL;
       if (r == 0) r = walk_path(&p.src.root, rel, sfd, &spath, err);
-      if (r == 0) r = copy_node(&cp, spath, "", sfd, &sst, ddir, dname, dhint, err);
+      if (r == 0) r = copy_node(&cp, *spath ? spath : "/", "", sfd, &sst, ddir, dname, dhint, err);
     }
   }
   copier_clear(&cp);
@@ -1092,7 +1091,8 @@ int copy_tree_to_dir(const struct source_root *src, const char *rel, const char 
   cp.dst_rootfd = pfd;
   _cleanup_free_ char *spath = NULL;
   int r = walk_path(src, rel, sfd, &spath, err);
-  if (r == 0) r = copy_node(&cp, spath, "", sfd, &sst, pfd, slash + 1, slash + 1, err);
+  if (r == 0)
+    r = copy_node(&cp, *spath ? spath : "/", "", sfd, &sst, pfd, slash + 1, slash + 1, err);
   copier_clear(&cp);
   return r;
 }
