@@ -263,6 +263,10 @@ static int user_version(struct fakefs_db *db, int *version, guise_error **err)
     return sql_fail(db, err, "reading the schema version");
   if (sqlite3_step(st) == SQLITE_ROW) *version = sqlite3_column_int(st, 0);
   sqlite3_finalize(st);
+  /* It indexes the migrations (found by tests/fuzz/fuzz_db.c). */
+  if (*version < 0)
+    return guise_fail(err, 0, "opening %s failed: schema version %d is not valid", db->path,
+                      *version);
   return 0;
 }
 
