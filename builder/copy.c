@@ -75,6 +75,54 @@ static bool visible(const struct source_root *src, const char *path, bool is_dir
   return is_dir && ignore_has_exceptions(src->ignore);
 }
 
+/* The path, relative to the source's root, of what fd (opened inside it, symlinks followed)
+ * really is; NULL when that cannot be told. */
+static char *resolved_path(const struct source_root *src, int fd)
+{
+  char self[64], root[PATH_MAX], full[PATH_MAX];
+  snprintf(self, sizeof(self), "/proc/self/fd/%d", src->rootfd);
+  ssize_t n = readlink(self, root, sizeof(root) - 1);
+  if (n < 0) return NULL;
+  root[n] = '\0';
+  snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+  ssize_t m = readlink(self, full, sizeof(full) - 1);
+  if (m < 0) return NULL;
+  full[m] = '\0';
+  size_t len = strcmp(root, "/") == 0 ? 0 : (size_t)n;
+  if (strncmp(full, root, len) != 0 || (full[len] != '\0' && full[len] != '/')) return NULL;
+  char *r = strdup(full + len + (full[len] == '/'));
+  if (r == NULL) abort();
+  return r;
+}
+
+/* As visible(), for path opened as fd with symlinks followed: what it resolves to must be
+ * visible too.  Docker sends the context without the ignored files, so a symlink in the
+ * context (alias -> .env, linkdir -> .) followed as a source reaches nothing they hide. */
+static bool visible_fd(const struct source_root *src, const char *path, int fd, bool is_dir)
+{
+  if (!visible(src, path, is_dir)) return false;
+  if (ignore_count(src->ignore) == 0) return true;
+  _cleanup_free_ char *real = resolved_path(src, fd);
+  return real != NULL && visible(src, real, is_dir);
+}
+
+/* The path a matched source (rel, opened as fd) is walked under: where it really is when the
+ * ignore rules apply, so that they see the real paths of what a walk through a symlinked
+ * directory finds ("" for the root, as rel). */
+static int walk_path(const struct source_root *src, const char *rel, int fd, char **out,
+                     guise_error **err)
+{
+  if (ignore_count(src->ignore) == 0) {
+    *out = strdup(rel);
+    if (*out == NULL) abort();
+    return 0;
+  }
+  *out = resolved_path(src, fd);
+  if (*out == NULL)
+    return guise_fail(err, 0, "resolving the source %s in %s failed", rel, src->path);
+  return 0;
+}
+
 static bool is_dir_at(int rootfd, const char *path)
 {
   _cleanup_close_ int fd = openat2_in(rootfd, *path ? path : "/", O_PATH, 0);
@@ -97,7 +145,7 @@ static int match_rec(const struct source_root *src, const char *prefix, char **p
     if (fd < 0) return errno == ENOENT || errno == ENOTDIR ? 0 : guise_fail_errno(err, "%s", path);
     struct stat st;
     if (fstat(fd, &st) < 0) return guise_fail_errno(err, "%s", path);
-    if (!visible(src, path, S_ISDIR(st.st_mode))) return 0;
+    if (!visible_fd(src, path, fd, S_ISDIR(st.st_mode))) return 0;
     if (parts[1] != NULL && !S_ISDIR(st.st_mode)) return 0;
     return match_rec(src, path, parts + 1, out, err);
   }
@@ -109,8 +157,12 @@ static int match_rec(const struct source_root *src, const char *prefix, char **p
   for (size_t i = 0; names[i] != NULL; i++) {
     if (fnmatch(*parts, names[i], 0) != 0) continue;
     _cleanup_free_ char *path = path_join(prefix, names[i]);
-    bool dir = is_dir_at(src->rootfd, path);
-    if (!visible(src, path, dir) || (parts[1] != NULL && !dir)) continue;
+    _cleanup_close_ int fd = openat2_in(src->rootfd, path, O_PATH, 0);
+    struct stat st;
+    bool dir = fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+    /* A dangling symlink still matches (its copy fails, naming it). */
+    bool shown = fd >= 0 ? visible_fd(src, path, fd, dir) : visible(src, path, false);
+    if (!shown || (parts[1] != NULL && !dir)) continue;
     if (match_rec(src, path, parts + 1, out, err) < 0) return -1;
   }
   return 0;
@@ -191,7 +243,9 @@ int source_hash(const struct source_root *src, char *const *matches, const struc
   for (size_t i = 0; matches[i] != NULL; i++) {
     _cleanup_close_ int fd = openat2_in(src->rootfd, *matches[i] ? matches[i] : "/", O_PATH, 0);
     if (fd < 0) return guise_fail_errno(err, "opening %s failed", matches[i]);
-    if (hash_node(&w, matches[i], "", fd, err) < 0) return -1;
+    _cleanup_free_ char *path = NULL;
+    if (walk_path(src, matches[i], fd, &path, err) < 0) return -1;
+    if (hash_node(&w, path, "", fd, err) < 0) return -1;
   }
   return 0;
 }
@@ -997,7 +1051,9 @@ int step_copy_files(struct builder *b, struct stage *st, const struct cf_instruc
       } else {
         r = dest_for(&cp, st, &p, base_name(*rel ? rel : "/"), false, &ddir, &dname, &dhint, err);
       }
-      if (r == 0) r = copy_node(&cp, *rel ? rel : "/", "", sfd, &sst, ddir, dname, dhint, err);
+      _cleanup_free_ char *spath = NULL;
+      if (r == 0) r = walk_path(&p.src.root, rel, sfd, &spath, err);
+      if (r == 0) r = copy_node(&cp, *spath ? spath : "/", "", sfd, &sst, ddir, dname, dhint, err);
     }
   }
   copier_clear(&cp);
@@ -1011,6 +1067,8 @@ int copy_tree_to_dir(const struct source_root *src, const char *rel, const char 
   _cleanup_close_ int sfd = openat2_in(src->rootfd, *rel ? rel : "/", O_PATH, 0);
   struct stat sst;
   if (sfd < 0 || fstat(sfd, &sst) < 0) return guise_fail_errno(err, "opening %s failed", rel);
+  if (!visible_fd(src, rel, sfd, S_ISDIR(sst.st_mode)))
+    return guise_fail(err, ENOENT, "%s: not found in the build context (ignored)", rel);
   /* The copy lives outside any rootfs: its faked state goes to a throwaway database. */
   _cleanup_free_ char *db_path = NULL;
   if (asprintf(&db_path, "%s.fakefs.db", dest) < 0) abort();
@@ -1023,7 +1081,10 @@ int copy_tree_to_dir(const struct source_root *src, const char *rel, const char 
   _cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (pfd < 0) return guise_fail_errno(err, "opening %s failed", parent);
   cp.dst_rootfd = pfd;
-  int r = copy_node(&cp, *rel ? rel : "/", "", sfd, &sst, pfd, slash + 1, slash + 1, err);
+  _cleanup_free_ char *spath = NULL;
+  int r = walk_path(src, rel, sfd, &spath, err);
+  if (r == 0)
+    r = copy_node(&cp, *spath ? spath : "/", "", sfd, &sst, pfd, slash + 1, slash + 1, err);
   copier_clear(&cp);
   return r;
 }

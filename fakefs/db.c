@@ -263,6 +263,10 @@ static int user_version(struct fakefs_db *db, int *version, guise_error **err)
     return sql_fail(db, err, "reading the schema version");
   if (sqlite3_step(st) == SQLITE_ROW) *version = sqlite3_column_int(st, 0);
   sqlite3_finalize(st);
+  /* It indexes the migrations (found by tests/fuzz/fuzz_db.c). */
+  if (*version < 0)
+    return guise_fail(err, 0, "opening %s failed: schema version %d is not valid", db->path,
+                      *version);
   return 0;
 }
 
@@ -1010,16 +1014,34 @@ int fakefs_db_foreach(struct fakefs_db *db, fakefs_db_row_fn fn, void *ud, guise
                          "FROM files ORDER BY path_hint, dev, ino",
                          -1, &st, NULL) != SQLITE_OK)
     return sql_fail(db, err, "listing rows");
+  /* Every row is read before fn runs: the queries fn makes (xattrs, path hints) must not run
+   * while this statement is open, since an error in one of them on a corrupt file rolls the
+   * read back and this statement starts over, for ever (found by tests/fuzz/fuzz_db.c). */
+  struct listed {
+    struct fake_inode fi;
+    char *hint;
+  } *rows = NULL;
+  size_t n = 0, cap = 0;
   int rc, r = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    struct fake_inode fi;
-    row_from_columns(st, &fi);
-    r = fn(ud, &fi, (const char *)sqlite3_column_text(st, 9));
-    if (r != 0) break;
+    if (n == cap) {
+      cap = cap ? 2 * cap : 64;
+      rows = realloc(rows, cap * sizeof(*rows));
+      if (rows == NULL) abort();
+    }
+    row_from_columns(st, &rows[n].fi);
+    const char *hint = (const char *)sqlite3_column_text(st, 9);
+    rows[n].hint = hint ? strdup(hint) : NULL;
+    if (hint != NULL && rows[n].hint == NULL) abort();
+    n++;
   }
   sqlite3_finalize(st);
-  if (r == 0 && rc != SQLITE_DONE)
-    return guise_fail(err, EIO, "listing rows of %s failed", db->path);
+  if (rc != SQLITE_DONE) r = guise_fail(err, EIO, "listing rows of %s failed", db->path);
+  for (size_t i = 0; r == 0 && i < n; i++)
+    r = fn(ud, &rows[i].fi, rows[i].hint);
+  for (size_t i = 0; i < n; i++)
+    free(rows[i].hint);
+  free(rows);
   return r;
 }
 

@@ -74,6 +74,35 @@ static void members_free(struct tar_members *m)
     free(m->v[i].target);
   }
   free(m->v);
+  free(m->slots);
+}
+
+/* FNV-1a */
+static size_t name_hash(const char *s)
+{
+  uint64_t h = 14695981039346656037ULL;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return (size_t)h;
+}
+
+/* The slot holding name, or the empty slot where it would go. */
+static size_t *members_slot(const struct tar_members *m, const char *name)
+{
+  size_t mask = m->n_slots - 1;
+  for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask)
+    if (m->slots[i] == 0 || strcmp(m->v[m->slots[i] - 1].name, name) == 0) return &m->slots[i];
+}
+
+static void members_grow_index(struct tar_members *m)
+{
+  size_t *old = m->slots, n_old = m->n_slots;
+  m->n_slots = n_old ? n_old * 2 : 64;
+  m->slots = calloc(m->n_slots, sizeof(*m->slots));
+  if (m->slots == NULL) abort();
+  for (size_t i = 0; i < n_old; i++)
+    if (old[i] != 0) *members_slot(m, m->v[old[i] - 1].name) = old[i];
+  free(old);
 }
 
 static struct tar_member *members_add(struct tar_members *m, char *name)
@@ -83,17 +112,19 @@ static struct tar_member *members_add(struct tar_members *m, char *name)
     m->v = realloc(m->v, m->cap * sizeof(*m->v));
     if (m->v == NULL) abort();
   }
+  if (2 * (m->n + 1) > m->n_slots) members_grow_index(m);
   struct tar_member *t = &m->v[m->n++];
   memset(t, 0, sizeof(*t));
   t->name = name;
+  *members_slot(m, name) = m->n;
   return t;
 }
 
 static const struct tar_member *members_get(const struct tar_members *m, const char *name)
 {
-  for (size_t i = 0; i < m->n; i++)
-    if (strcmp(m->v[i].name, name) == 0) return &m->v[i];
-  return NULL;
+  if (m->n_slots == 0) return NULL;
+  size_t slot = *members_slot(m, name);
+  return slot ? &m->v[slot - 1] : NULL;
 }
 
 int tar_member_find(const struct image_archive *a, const struct tar_members *m, const char *name,

@@ -15,9 +15,14 @@ struct tar_member {
   int64_t size;
 };
 
+/* The members in archive order, and an open-addressing index of them by name: an archive may
+ * hold ARCHIVE_MAX_ENTRIES names and each is looked up when added (duplicates are refused), so
+ * a linear scan would make reading quadratic. */
 struct tar_members {
   struct tar_member *v;
   size_t n, cap;
+  size_t *slots; /* index in v + 1, 0: empty; a power of two, at most half full */
+  size_t n_slots;
 };
 
 /* The file name stands for, links followed; fails naming the archive and the entry. */

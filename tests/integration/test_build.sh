@@ -319,6 +319,46 @@ test_ignore_files() {
   no_tag store localhost/ign2
 }
 
+# Symlinks in the context do not reach what the ignore file hides: followed as a source (named,
+# through a symlinked directory, by a glob, bound by RUN --mount) the ignored file is not there,
+# as with docker, which sends the context without it; inside a copied directory a symlink is
+# copied as a symlink.
+test_ignore_not_bypassed_by_symlinks() {
+  base_image
+  mkdir sl
+  echo TOPSECRET >sl/.env
+  echo public >sl/public.txt
+  printf '.env\n' >sl/.dockerignore
+  ln -s .env sl/alias
+  ln -s . sl/linkdir
+  ln -s /.env sl/abs
+  local cf
+  for cf in 'COPY alias /x' 'COPY abs /x' 'COPY linkdir/.env /x' 'COPY linkdir/.e* /x/' \
+    'COPY ./linkdir/linkdir/alias /x' 'RUN --mount=type=bind,source=alias,target=/m cat /m' \
+    'RUN --mount=type=bind,source=.env,target=/m cat /m'; do
+    printf 'FROM busybox-base\n%s\n' "$cf" >sl/Containerfile
+    run_guise build --root store -t leak sl
+    assert_ne 0 "$STATUS" "$cf"
+    assert_contains "$ERR" "not found" "$cf"
+    no_tag store localhost/leak
+  done
+  cat >sl/Containerfile <<'CF'
+FROM busybox-base
+COPY linkdir /ctx/
+COPY . /all/
+RUN --mount=type=bind,source=linkdir,target=/mnt cat /mnt/.env >/view 2>&1 || echo none >/view
+CF
+  run_guise build --root store -t sl sl
+  assert_status 0
+  layers=$(store_layers store localhost/sl:latest)
+  assert_line "$layers" "/ctx/public.txt 0644 0:0 f"
+  assert_line "$layers" "/ctx/alias 0777 0:0 l"
+  assert_line "$layers" "/all/linkdir 0777 0:0 l"
+  assert_not_contains "$layers" "/ctx/.env"
+  assert_not_contains "$layers" "/all/.env"
+  assert_not_contains "$(layer_file store localhost/sl:latest /view)" TOPSECRET "bind of linkdir"
+}
+
 test_run_mounts_and_network() {
   base_image
   fixture_context mounts

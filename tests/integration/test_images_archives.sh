@@ -297,6 +297,28 @@ test_bad_archives_are_refused() {
   assert_contains "$ERR" "nothere.tar"
 }
 
+# 100000 entries (the limit) load in bounded time: names are indexed, not scanned for each new
+# entry (a linear scan per entry took 28 s of CPU for this, 61 s under ASan).
+test_many_entries_load() {
+  store_up
+  python3 "$MAKE_ARCHIVES" bad || fail "make.py failed"
+  python3 - bad/good-oci.tar many.tar.gz <<'PY' || fail "making many.tar.gz failed"
+import sys, tarfile
+src, dst = sys.argv[1:3]
+with tarfile.open(src) as s, tarfile.open(dst, "w:gz", format=tarfile.GNU_FORMAT) as d:
+    members = s.getmembers()
+    for i in range(100000 - len(members)):
+        ti = tarfile.TarInfo(f"pad/{i}")
+        ti.type, ti.linkname = tarfile.SYMTYPE, "../index.json"
+        d.addfile(ti)
+    for m in members:
+        d.addfile(m, s.extractfile(m))
+PY
+  GUISE_TEST_TIMEOUT=30 run_guise load -i many.tar.gz
+  assert_status 0
+  assert_line "$OUT" "Loaded image: localhost/many:good"
+}
+
 test_schema_validation() {
   store_up
   schema_dir=$(dpkg -L golang-github-opencontainers-image-spec-dev 2>/dev/null |

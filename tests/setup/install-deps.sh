@@ -21,6 +21,7 @@ TEST_PACKAGES=(
   openssl python3-jwt python3-cryptography # the registry's token server (tests/setup/token_server.py)
   golang-github-opencontainers-image-spec-dev # the OCI image-spec JSON schemas (test_images_archives.sh)
   xz-utils # compressed archives in test_images_archives.sh
+  clang libclang-rt-dev # the libFuzzer targets (make fuzz, make fuzz-smoke; tests/fuzz/)
   rpm createrepo-c # rpmbuild and the repository for test_build_rpm.sh (tests/setup/rpmrepo.sh)
   podman docker.io # guise in CI containers (tests/engines/test_engines.sh)
   golang-github-docker-docker-dev # Docker's default seccomp profile (contrib/seccomp/generate.py)
