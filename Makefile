@@ -148,7 +148,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-run
 
 .PHONY: check-run
-check-run: guise asan units $(HELPERS) fuzz-smoke
+check-run: guise asan units $(HELPERS) $(FUZZ_TARGETS)
 	@bash tests/run-all.sh
 
 unit-tests: units
@@ -199,7 +199,8 @@ clean:
 #                    tests/fuzz/corpus/); the corpus grows in build/fuzz/corpus/, crashes are
 #                    kept in build/fuzz/crashes/
 #   make fuzz-smoke  every regression input (tests/fuzz/regressions/TARGET/) and a few seconds
-#                    (FUZZ_SMOKE_SECONDS) per target: make check runs it so they stay built
+#                    (FUZZ_SMOKE_SECONDS) per target: make check builds them and tests/run-all.sh
+#                    runs this smoke, one case per target, so they stay built and working
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 3

@@ -129,6 +129,29 @@ run_layering_check() {
   rm -rf "$tmp"
 }
 
+# The fuzz targets' smoke (tests/fuzz/run.sh): their regression inputs, then a few seconds of
+# fuzzing each; one case per target.
+run_fuzz_smoke() {
+  local bins=(build/fuzz/fuzz_*) line cases=0
+  if [ ! -x "${bins[0]}" ]; then
+    echo "skip - fuzz smoke: no targets in build/fuzz (make build/fuzz/fuzz_NAME, clang)"
+    count skip "fuzz smoke"
+    return
+  fi
+  while IFS= read -r line; do
+    echo "$line"
+    case "$line" in
+    "ok - fuzz/"*) count ok "${line#ok - }" && cases=$((cases + 1)) ;;
+    "FAIL - fuzz/"*) line=${line#FAIL - } && count FAIL "${line%% *}" && cases=$((cases + 1)) ;;
+    esac
+  done < <(FUZZ_SECONDS=${FUZZ_SMOKE_SECONDS:-3} bash tests/fuzz/run.sh smoke "${bins[@]}" 2>&1 ||
+    echo "# fuzz smoke exited with status $?")
+  if [ $cases -ne ${#bins[@]} ]; then
+    echo "FAIL - fuzz smoke: $cases of ${#bins[@]} targets reported"
+    count FAIL "fuzz smoke"
+  fi
+}
+
 run_integration_tests() {
   local guise=${GUISE_BIN:-build/asan/guise}
   if [ ! -x "$guise" ]; then
@@ -285,7 +308,7 @@ run_integration_tests() {
   fi
 }
 
-[ $mode = integration ] || { run_unit_tests; run_layering_check; }
+[ $mode = integration ] || { run_unit_tests; run_layering_check; run_fuzz_smoke; }
 [ $mode = unit ] || run_integration_tests
 
 echo
