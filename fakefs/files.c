@@ -161,6 +161,14 @@ static bool is_opath(int fd)
   return fl >= 0 && (fl & O_PATH);
 }
 
+/* Whether the tracee's descriptor tfd, of which fd is our copy, is O_PATH (the fd-taking calls
+ * fail on those with EBADF).  Our copy is O_PATH whenever the tracee's is, and sometimes when it
+ * is not (tracee_dup_fd); the handlers work on O_PATH copies as on resolved paths. */
+static bool tracee_opath(const struct syscall_event *ev, int fd, int tfd)
+{
+  return is_opath(fd) && tracee_fd_is_path(ev->tracee, tfd);
+}
+
 static int statx_fd(int fd, unsigned extra_flags, unsigned mask, struct statx *stx)
 {
   return statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | extra_flags, mask | STATX_WANT, stx);
@@ -542,7 +550,7 @@ static void h_fchown(void *ctx, const struct syscall_event *ev, struct syscall_r
 {
   _cleanup_close_ int fd = dup_fd(ev->tracee, (int)ev->args[0], r);
   if (fd < 0) return;
-  if (is_opath(fd)) {
+  if (tracee_opath(ev, fd, (int)ev->args[0])) {
     reply_error(r, EBADF);
     return;
   }
@@ -649,7 +657,7 @@ static void h_fchmod(void *ctx, const struct syscall_event *ev, struct syscall_r
 {
   _cleanup_close_ int fd = dup_fd(ev->tracee, (int)ev->args[0], r);
   if (fd < 0) return;
-  if (is_opath(fd)) {
+  if (tracee_opath(ev, fd, (int)ev->args[0])) {
     reply_error(r, EBADF);
     return;
   }
@@ -1301,7 +1309,7 @@ static int xattr_open(const struct syscall_event *ev, struct syscall_reply *r,
 {
   if (xt->by_fd) {
     int fd = dup_fd(ev->tracee, xt->dirfd, r);
-    if (fd >= 0 && need_open_fd && is_opath(fd)) {
+    if (fd >= 0 && need_open_fd && tracee_opath(ev, fd, xt->dirfd)) {
       close(fd);
       reply_error(r, EBADF);
       return -1;

@@ -487,10 +487,11 @@ static bool tracee_fd_is_opath(pid_t tgid, int tracee_fd)
  * Yama's ptrace_scope 2 and 3 refuse its ptrace attach check.  /proc/TGID/fd/N reaches the same
  * file with a read check only.  What the handlers do with the descriptor (resolve relative
  * paths, stat, chown, chmod, xattrs) is about the inode, not the open file description; but
- * they tell an O_PATH descriptor of the tracee (EBADF for fchown) by our copy's flags.  So a
- * regular file or directory is opened again, read-only (write-only when the owner may only
- * write), without side effects; other files (sockets, FIFOs, devices, where an open would
- * block or act) and files we may not open stay O_PATH. */
+ * a copy that is O_PATH is asked about with tracee_fd_is_path (fchown of an O_PATH descriptor
+ * fails with EBADF).  A regular file or directory is opened again, read-only (write-only when
+ * the owner may only write), without side effects; other files (sockets, FIFOs, devices, where
+ * an open would block or act) and files we may not open (a 0000 file dpkg has just created,
+ * for a caller without CAP_DAC_OVERRIDE) stay O_PATH. */
 static int reopen_tracee_fd(const struct tracer_proc *p, int tracee_fd, pid_t tid,
                             guise_error **err)
 {
@@ -509,6 +510,14 @@ static int reopen_tracee_fd(const struct tracer_proc *p, int tracee_fd, pid_t ti
   int fd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0 && S_ISREG(st.st_mode)) fd = open(self, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   return fd >= 0 ? fd : steal_fd(&opath);
+}
+
+bool tracee_fd_is_path(struct tracee *t, int tracee_fd)
+{
+  struct tracer_proc *p = tracer_proc_of(t, NULL);
+  if (p == NULL || tracee_fd < 0) return false;
+  bool opath = tracee_fd_is_opath(p->tgid, tracee_fd);
+  return tracee_call_valid(t) && opath;
 }
 
 int tracee_dup_fd(struct tracee *t, int tracee_fd, guise_error **err)

@@ -123,6 +123,12 @@ bool tracee_call_valid(struct tracee *t);
  * tracee has no such descriptor. */
 int tracee_dup_fd(struct tracee *t, int tracee_fd, guise_error **err);
 
+/* Whether the tracee's descriptor tracee_fd was opened with O_PATH.  A copy from
+ * tracee_dup_fd is O_PATH whenever the tracee's is, but may be O_PATH when the tracee's is not
+ * (where pidfd_getfd is refused, a file the supervisor may not open): ask this before failing a
+ * call for an O_PATH descriptor (EBADF).  Reads /proc: only for that case. */
+bool tracee_fd_is_path(struct tracee *t, int tracee_fd);
+
 /* The caller's umask (for calls the supervisor performs on its behalf, e.g. a device
  * placeholder created by mknodat); -1 with *err on failure.  Reads /proc: not for hot paths. */
 int tracee_umask(struct tracee *t, guise_error **err);

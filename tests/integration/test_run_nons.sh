@@ -175,6 +175,21 @@ test_nons_docker_like_seccomp() {
   assert_line "$OUT" "f file 12:34 0644 0:0"
 }
 
+# dpkg's way under Docker's profile, where pidfd_getfd is refused too: a file created with mode
+# 0, then fchown and fchmod on its descriptor.  The supervisor may not open such a file again
+# (no CAP_DAC_OVERRIDE without a user namespace) and works on an O_PATH copy of the descriptor,
+# which must not be taken for an O_PATH descriptor of the caller's (EBADF: "error setting
+# ownership of './etc/cron.d/.placeholder': Bad file descriptor").
+test_nons_docker_like_fd_calls_on_mode_0_file() {
+  refuse_userns --seccomp
+  rootfs=$(fixture_rootfs bookworm)
+  run_in "$rootfs" 'perl -MFcntl -e '"'"'sysopen(my $f, "/z", O_WRONLY|O_CREAT|O_EXCL, 0) or die "open: $!";
+    chown(123, 456, $f) or die "fchown: $!"; chmod(0640, $f) or die "fchmod: $!"'"'"' &&
+    stat -c "%u:%g %a" /z'
+  assert_status 0
+  assert_line "$OUT" "123:456 640"
+}
+
 # Asked for where namespaces would work: no fallback notice, translation all the same.
 test_nons_explicit_option() {
   rootfs=$(fixture_rootfs busybox)
