@@ -4,9 +4,10 @@
 # the outer one; where no delegation can be had it refuses with a clear error instead of
 # letting the outer supervisor answer (a silently wrong image).
 #
-# The outer containers are OCI bundles without masked /proc paths: a nested fresh /proc mount
-# is refused by the kernel ("mount too revealing") under the masks `guise run` applies, which is
-# another matter (issue 13, item 1) than the faking these tests are about.
+# Most outer containers are OCI bundles without masked /proc paths; the test_nested_plain_*
+# cases use a plain `guise run`, whose /proc masks make the kernel refuse the inner guise a
+# fresh /proc ("mount too revealing"): it binds the outer /proc instead, whose pid namespace
+# is not the inner container's (ids in /proc and /proc/self are then the outer namespace's).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nested.sh"
 
@@ -139,6 +140,96 @@ test_nested_parallel_calls() {
   assert_status 0
   assert_eq 400 "$(printf '%s\n' "$OUT" | grep -c 'uid,gid')" "faked owners in the inner database"
   assert_not_recorded "$b/rootfs" /inner/d/16.25
+}
+
+PROC_FALLBACK='a new /proc is refused'
+
+test_nested_plain_run_two_levels() {
+  local outer inner
+  outer=$(guise_rootfs)
+  inner=$(fixture_rootfs busybox)
+  mv "$inner" "$outer/inner"
+  run_guise run --rootfs "$outer" -- guise run --rootfs /inner -- sh -c "$INNER_SCRIPT"
+  assert_status 0
+  assert_eq "$INNER_SEEN" "$OUT" "what the inner container sees"
+  assert_contains "$ERR" "$PROC_FALLBACK" "the inner container has the outer /proc"
+  assert_not_contains "$ERR" "ptrace" "no fallback to ptrace"
+  assert_recorded "$outer/inner" /f "uid 1234 gid 5678"
+  assert_recorded "$outer/inner" /dev0 "char 4,5"
+  assert_not_recorded "$outer" /inner/f
+}
+
+# Level 3's guise supervises from a container whose /proc is level 1's: the calls forwarded to
+# it name processes by their ids there, not in its own pid namespace.
+test_nested_plain_run_three_levels() {
+  local outer inner l3
+  outer=$(guise_rootfs)
+  inner=$(guise_rootfs)
+  l3=$(fixture_rootfs busybox)
+  mv "$l3" "$inner/l3"
+  mv "$inner" "$outer/inner"
+  run_guise run --rootfs "$outer" -- guise run --rootfs /inner -- guise run --rootfs /l3 -- \
+    sh -c 'touch /f && chown 1234:5678 /f && mknod /dev0 c 4 5 && stat -c "%n %u:%g %F %t:%T" /f /dev0'
+  assert_status 0
+  assert_eq "/f 1234:5678 regular empty file 0:0
+/dev0 0:0 character special file 4:5" "$OUT" "what the level-3 container sees"
+  assert_recorded "$outer/inner/l3" /f "uid 1234 gid 5678"
+  assert_recorded "$outer/inner/l3" /dev0 "char 4,5"
+  assert_not_recorded "$outer/inner" /l3/f
+  assert_not_recorded "$outer" /inner/l3/f
+}
+
+# A process's own descriptors named through /proc/PID/... with the id its /proc gives it (which,
+# under the bound outer /proc, is the outer pid namespace's, not its own) are its own: the
+# supervisor picks the level of the process's ids that the procfs at its /proc uses.
+PROC_SELF_SCRIPT='touch /a /b /c
+(p=$(cut -d" " -f4 /proc/self/stat); exec chown 1:2 /proc/$p/fd/3 3</a) || echo failed a
+(p=$(cut -d" " -f4 /proc/self/stat); exec chown 3:4 /proc/$p/task/$p/fd/3 3</b) || echo failed b
+(exec chown 5:6 /proc/thread-self/fd/3 3</c) || echo failed c
+stat -c "%n %u:%g" /a /b /c'
+PROC_SELF_SEEN='/a 1:2
+/b 3:4
+/c 5:6'
+
+test_nested_proc_self_in_the_outer_proc() {
+  local outer inner l3
+  outer=$(guise_rootfs)
+  inner=$(guise_rootfs)
+  l3=$(fixture_rootfs busybox)
+  mv "$l3" "$inner/l3"
+  mv "$inner" "$outer/inner"
+  printf '%s\n' "$PROC_SELF_SCRIPT" | tee "$outer/inner/s.sh" >"$outer/inner/l3/s.sh"
+  # Level 2 (the outer /proc bound in, its supervisor a delegate) and level 3.
+  run_guise run --rootfs "$outer" -- sh -c 'guise run --rootfs /inner -- sh /s.sh &&
+    guise run --rootfs /inner -- guise run --rootfs /l3 -- sh /s.sh'
+  assert_status 0
+  assert_eq "$PROC_SELF_SEEN
+$PROC_SELF_SEEN" "$OUT" "owners faked through /proc/PID/fd/N at levels 2 and 3"
+  assert_contains "$ERR" "$PROC_FALLBACK" "the inner container has the outer /proc"
+  assert_recorded "$outer/inner" /b "uid 3 gid 4"
+  assert_recorded "$outer/inner/l3" /a "uid 1 gid 2"
+  # The same in a container of the host, whose /proc is its own.
+  l3=$(fixture_rootfs busybox)
+  run_in "$l3" "$PROC_SELF_SCRIPT"
+  assert_status 0
+  assert_eq "$PROC_SELF_SEEN" "$OUT" "owners faked through /proc/PID/fd/N at level 1"
+}
+
+# An outer container run as another user (-u 1000: the faked ids are not the real ones) with a
+# nested guise: the uid map takes the real id, and the inner container's capabilities are set
+# by its own supervisor's answers, not refused by the outer one's view of user 1000.
+test_nested_plain_run_as_user() {
+  local outer inner
+  outer=$(guise_rootfs)
+  inner=$(fixture_rootfs busybox)
+  mv "$inner" "$outer/inner"
+  run_guise run -u 1000 --rootfs "$outer" -- sh -c 'id -u; guise run --rootfs /inner -- sh -c "id -u; touch /f && chown 12:34 /f && stat -c %u:%g /f"'
+  assert_status 0
+  assert_eq "1000
+0
+12:34" "$OUT" "ids and owner seen at each level"
+  assert_recorded "$outer/inner" /f "uid 12 gid 34"
+  assert_not_recorded "$outer" /inner/f
 }
 
 run_tests
