@@ -340,7 +340,18 @@ static int peer_userns(int conn, int *level, guise_error **err)
     pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0); /* < 6.5 */
   if (pidfd < 0) return guise_fail_errno(err, "pidfd_open of the registering process failed");
   _cleanup_close_ int pfd = pidfd;
-  char path[64];
+  /* cred.pid is in our own pid namespace; our /proc may be an outer one's (procfs_levels_up),
+   * whose id for the peer its pidfd's fdinfo gives (Linux 5.x: in the procfs's namespace). */
+  char path[64], info[512];
+  snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pfd);
+  _cleanup_close_ int infofd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = infofd >= 0 ? read(infofd, info, sizeof(info) - 1) : -1;
+  if (n > 0) {
+    info[n] = '\0';
+    const char *v = strstr(info, "\nPid:");
+    long id = v != NULL ? strtol(v + 5, NULL, 10) : 0;
+    if (id > 0) cred.pid = (pid_t)id;
+  }
   snprintf(path, sizeof(path), "/proc/%d/ns/user", cred.pid);
   _cleanup_close_ int ns = open(path, O_RDONLY | O_CLOEXEC);
   if (ns < 0) return guise_fail_errno(err, "opening %s failed", path);

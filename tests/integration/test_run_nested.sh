@@ -159,24 +159,41 @@ test_nested_plain_run_two_levels() {
   assert_not_recorded "$outer" /inner/f
 }
 
+# chain_rootfs LEVELS: print the path of a guise rootfs holding another at /n, and so on:
+# LEVELS rootfs in all, the innermost plain busybox.  `chain_run LEVELS ARGS...` runs ARGS in it.
+chain_rootfs() {
+  local dir rest
+  if [ "$1" -le 1 ]; then
+    fixture_rootfs busybox
+    return
+  fi
+  dir=$(guise_rootfs)
+  rest=$(chain_rootfs $(($1 - 1)))
+  mv "$rest" "$dir/n"
+  printf '%s\n' "$dir"
+}
+chain_run() {
+  local levels=$1 outer=$2 args=() i
+  shift 2
+  args=(run --rootfs "$outer" --)
+  for ((i = 2; i < levels; i++)); do args+=(guise run --rootfs /n --); done
+  args+=(guise run --rootfs /n -- "$@")
+  run_guise "${args[@]}"
+}
+
 # Level 3's guise supervises from a container whose /proc is level 1's: the calls forwarded to
 # it name processes by their ids there, not in its own pid namespace.
 test_nested_plain_run_three_levels() {
-  local outer inner l3
-  outer=$(guise_rootfs)
-  inner=$(guise_rootfs)
-  l3=$(fixture_rootfs busybox)
-  mv "$l3" "$inner/l3"
-  mv "$inner" "$outer/inner"
-  run_guise run --rootfs "$outer" -- guise run --rootfs /inner -- guise run --rootfs /l3 -- \
-    sh -c 'touch /f && chown 1234:5678 /f && mknod /dev0 c 4 5 && stat -c "%n %u:%g %F %t:%T" /f /dev0'
+  local outer
+  outer=$(chain_rootfs 3)
+  chain_run 3 "$outer" sh -c 'touch /f && chown 1234:5678 /f && mknod /dev0 c 4 5 && stat -c "%n %u:%g %F %t:%T" /f /dev0'
   assert_status 0
   assert_eq "/f 1234:5678 regular empty file 0:0
 /dev0 0:0 character special file 4:5" "$OUT" "what the level-3 container sees"
-  assert_recorded "$outer/inner/l3" /f "uid 1234 gid 5678"
-  assert_recorded "$outer/inner/l3" /dev0 "char 4,5"
-  assert_not_recorded "$outer/inner" /l3/f
-  assert_not_recorded "$outer" /inner/l3/f
+  assert_recorded "$outer/n/n" /f "uid 1234 gid 5678"
+  assert_recorded "$outer/n/n" /dev0 "char 4,5"
+  assert_not_recorded "$outer/n" /n/f
+  assert_not_recorded "$outer" /n/n/f
 }
 
 # A process's own descriptors named through /proc/PID/... with the id its /proc gives it (which,
@@ -192,25 +209,23 @@ PROC_SELF_SEEN='/a 1:2
 /c 5:6'
 
 test_nested_proc_self_in_the_outer_proc() {
-  local outer inner l3
-  outer=$(guise_rootfs)
-  inner=$(guise_rootfs)
-  l3=$(fixture_rootfs busybox)
-  mv "$l3" "$inner/l3"
-  mv "$inner" "$outer/inner"
-  printf '%s\n' "$PROC_SELF_SCRIPT" | tee "$outer/inner/s.sh" >"$outer/inner/l3/s.sh"
-  # Level 2 (the outer /proc bound in, its supervisor a delegate) and level 3.
-  run_guise run --rootfs "$outer" -- sh -c 'guise run --rootfs /inner -- sh /s.sh &&
-    guise run --rootfs /inner -- guise run --rootfs /l3 -- sh /s.sh'
-  assert_status 0
-  assert_eq "$PROC_SELF_SEEN
-$PROC_SELF_SEEN" "$OUT" "owners faked through /proc/PID/fd/N at levels 2 and 3"
-  assert_contains "$ERR" "$PROC_FALLBACK" "the inner container has the outer /proc"
-  assert_recorded "$outer/inner" /b "uid 3 gid 4"
-  assert_recorded "$outer/inner/l3" /a "uid 1 gid 2"
+  local outer l1 levels
+  outer=$(chain_rootfs 4)
+  printf '%s\n' "$PROC_SELF_SCRIPT" | tee "$outer/n/s.sh" "$outer/n/n/s.sh" >"$outer/n/n/n/s.sh"
+  # Levels 2, 3 and 4: the outer /proc bound in, the supervisors delegates; at level 4 the
+  # level-3 supervisor, itself with level 1's /proc, serves a delegate of its own.
+  for levels in 2 3 4; do
+    chain_run "$levels" "$outer" sh /s.sh
+    assert_status 0
+    assert_eq "$PROC_SELF_SEEN" "$OUT" "owners faked through /proc/PID/fd/N at level $levels"
+    assert_contains "$ERR" "$PROC_FALLBACK" "the inner container has the outer /proc"
+  done
+  assert_recorded "$outer/n" /b "uid 3 gid 4"
+  assert_recorded "$outer/n/n" /a "uid 1 gid 2"
+  assert_recorded "$outer/n/n/n" /c "uid 5 gid 6"
   # The same in a container of the host, whose /proc is its own.
-  l3=$(fixture_rootfs busybox)
-  run_in "$l3" "$PROC_SELF_SCRIPT"
+  l1=$(fixture_rootfs busybox)
+  run_in "$l1" "$PROC_SELF_SCRIPT"
   assert_status 0
   assert_eq "$PROC_SELF_SEEN" "$OUT" "owners faked through /proc/PID/fd/N at level 1"
 }
