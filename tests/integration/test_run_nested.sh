@@ -32,6 +32,25 @@ assert_not_recorded() {
   assert_not_contains "$OUT" "faked (" "faked state of $2 in the database of $1"
 }
 
+# What a level-3 container does and sees.
+LEVEL3_SCRIPT='touch /f && chown 1234:5678 /f && mknod /dev0 c 4 5 && stat -c "%n %u:%g %F %t:%T" /f /dev0'
+LEVEL3_SEEN='/f 1234:5678 regular empty file 0:0
+/dev0 0:0 character special file 4:5'
+
+# assert_level3 ROOTFS [OUTER-ROOTFS PATH]...: the level-3 run succeeded, saw LEVEL3_SEEN, and
+# its faked state is in ROOTFS's database, not at PATH in any OUTER-ROOTFS's.
+assert_level3() {
+  assert_status 0
+  assert_eq "$LEVEL3_SEEN" "$OUT" "what the level-3 container sees"
+  assert_recorded "$1" /f "uid 1234 gid 5678"
+  assert_recorded "$1" /dev0 "char 4,5"
+  shift
+  while [ $# -ge 2 ]; do
+    assert_not_recorded "$1" "$2"
+    shift 2
+  done
+}
+
 test_nested_faking_goes_to_the_inner_database() {
   local b=$TEST_TMP/b1
   nested_bundle "$b" \
@@ -54,7 +73,7 @@ test_nested_faking_goes_to_the_inner_database() {
 }
 
 test_nested_three_levels() {
-  local b=$TEST_TMP/b1 busy script
+  local b=$TEST_TMP/b1 busy
   busy=$(fixture_rootfs busybox)
   mv "$busy" "$b-rootfs"
   add_guise "$b-rootfs"
@@ -65,22 +84,15 @@ test_nested_three_levels() {
   mv "$busy" "$b-rootfs/b2/rootfs"
   busy=$(fixture_rootfs busybox)
   mv "$busy" "$b-rootfs/b2/rootfs/l3"
-  script='touch /f && chown 1234:5678 /f && mknod /dev0 c 4 5 && stat -c "%n %u:%g %F %t:%T" /f /dev0'
   (
     make_bundle "$TEST_TMP/b2tmp" 0 0 \
-      "$(python3 -c 'import json,sys; print(json.dumps(["guise", "run", "--rootfs", "/l3", "--", "sh", "-c", sys.argv[1]]))' "$script")"
+      "$(python3 -c 'import json,sys; print(json.dumps(["guise", "run", "--rootfs", "/l3", "--", "sh", "-c", sys.argv[1]]))' "$LEVEL3_SCRIPT")"
   )
   mv "$TEST_TMP/b2tmp/config.json" "$b-rootfs/b2/config.json"
   make_bundle "$b" "$(id -u)" "$(id -g)" '["guise", "run", "--bundle", "/b2"]'
   mv "$b-rootfs" "$b/rootfs"
   run_guise run --bundle "$b"
-  assert_status 0
-  assert_eq "/f 1234:5678 regular empty file 0:0
-/dev0 0:0 character special file 4:5" "$OUT" "what the level-3 container sees"
-  assert_recorded "$b/rootfs/b2/rootfs/l3" /f "uid 1234 gid 5678"
-  assert_recorded "$b/rootfs/b2/rootfs/l3" /dev0 "char 4,5"
-  assert_not_recorded "$b/rootfs/b2/rootfs" /l3/f
-  assert_not_recorded "$b/rootfs" /b2/rootfs/l3/f
+  assert_level3 "$b/rootfs/b2/rootfs/l3" "$b/rootfs/b2/rootfs" /l3/f "$b/rootfs" /b2/rootfs/l3/f
 }
 
 # Without a delegation channel (as under a seccomp supervisor that is not guise's), and with
@@ -186,14 +198,8 @@ chain_run() {
 test_nested_plain_run_three_levels() {
   local outer
   outer=$(chain_rootfs 3)
-  chain_run 3 "$outer" sh -c 'touch /f && chown 1234:5678 /f && mknod /dev0 c 4 5 && stat -c "%n %u:%g %F %t:%T" /f /dev0'
-  assert_status 0
-  assert_eq "/f 1234:5678 regular empty file 0:0
-/dev0 0:0 character special file 4:5" "$OUT" "what the level-3 container sees"
-  assert_recorded "$outer/n/n" /f "uid 1234 gid 5678"
-  assert_recorded "$outer/n/n" /dev0 "char 4,5"
-  assert_not_recorded "$outer/n" /n/f
-  assert_not_recorded "$outer" /n/n/f
+  chain_run 3 "$outer" sh -c "$LEVEL3_SCRIPT"
+  assert_level3 "$outer/n/n" "$outer/n" /n/f "$outer" /n/n/f
 }
 
 # A process's own descriptors named through /proc/PID/... with the id its /proc gives it (which,
