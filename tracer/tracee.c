@@ -702,6 +702,8 @@ static int own_fd_dir(struct tracee *t, int own, int *rootfd, guise_error **err)
  * so its ids there, not the supervisor's view of them. */
 static const char *rewrite_self(struct tracee *t, const char *path, char *buf, size_t size)
 {
+  if (strncmp(path, "/proc/", 6) != 0) /* the common case: no /proc lookups for it */
+    return path;
   pid_t tgid = ns_tgid_of(t);
   if (tgid <= 0)
     return path;
