@@ -3,7 +3,8 @@
  *
  * Wire format: AF_UNIX SOCK_SEQPACKET, one struct deleg_msg per record, descriptors by
  * SCM_RIGHTS.
- *   inner -> outer  REGISTER    + the inner program's bytes; fd: the user namespace to delegate
+ *   inner -> outer  REGISTER    + the inner program's bytes; fd: the user namespace to delegate;
+ *                               result: how far above its own pid namespace its /proc's is
  *   outer -> inner  REGISTERED  result 0 or an errno, + the reason when refused
  *   outer -> inner  NOTIF       a notification, its pid translated into the inner's pid namespace
  *   inner -> outer  SEND        an answer, applied with SECCOMP_IOCTL_NOTIF_SEND
@@ -19,9 +20,10 @@
  * applying answers: listener ioctls are thread-safe) while the main thread stays in RECV; the
  * main thread forwards a notification when the caller's user namespace is a registered one or
  * below it (an open and a few NS_GET_PARENT ioctls per notification while anything is
- * registered, a load when nothing ever was: see lookup for why not cached per process).  A supervisor that itself serves forwarded calls (tracer_delegate_serve) serves
- * its own channel from its single-threaded poll loop and relays its delegates' requests through
- * its own upstream: any depth works.
+ * registered, a load when nothing ever was: see lookup for why not cached per process).  A
+ * supervisor that itself serves forwarded calls (tracer_delegate_serve) serves its own channel from
+ * its single-threaded poll loop and relays its delegates' requests through its own upstream: any
+ * depth works.
  *
  * Security: a registration is accepted only for a user namespace strictly below the
  * registering process's own (the kernel's SO_PEERCRED/SO_PEERPIDFD identify it; NS_GET_PARENT
@@ -158,6 +160,21 @@ static int pid_depth(pid_t pid)
   return depth;
 }
 
+/* How many pid namespaces above our own is the one of the procfs at /proc: 0 when it is ours;
+ * more when /proc is an outer container's bound in (guise's fallback where a fresh /proc is
+ * refused, runtime/mounts.c).  The ids in /proc are that namespace's, so that is where the
+ * outer supervisor must translate the pids it forwards.  Our NSpid line there starts at it. */
+static int procfs_levels_up(void)
+{
+  char self[32];
+  ssize_t n = readlink("/proc/self", self, sizeof(self) - 1);
+  if (n <= 0) return 0;
+  self[n] = '\0';
+  if (strtol(self, NULL, 10) == getpid()) return 0;
+  int depth = pid_depth((pid_t)strtol(self, NULL, 10));
+  return depth > 1 ? depth - 1 : 0;
+}
+
 /* --- the listener, real or forwarded --- */
 
 struct deleg_upstream {
@@ -263,8 +280,8 @@ struct deleg_server {
   struct tracer_state *st;
   int offer;
   const struct tracer_filter *filter;
-  int epfd;             /* offer (0), stop (1), connections (2 + index) */
-  pthread_mutex_t lock; /* entries and their pending ids: the serving thread and the main one */
+  int epfd;               /* offer (0), stop (1), connections (2 + index) */
+  pthread_mutex_t lock;   /* entries and their pending ids: the serving thread and the main one */
   atomic_uint registered; /* namespaces registered: 0 costs a notification nothing more */
   struct deleg_entry *entries;
   struct deleg_conn *conns;
@@ -323,7 +340,18 @@ static int peer_userns(int conn, int *level, guise_error **err)
     pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0); /* < 6.5 */
   if (pidfd < 0) return guise_fail_errno(err, "pidfd_open of the registering process failed");
   _cleanup_close_ int pfd = pidfd;
-  char path[64];
+  /* cred.pid is in our own pid namespace; our /proc may be an outer one's (procfs_levels_up),
+   * whose id for the peer its pidfd's fdinfo gives (Linux 5.x: in the procfs's namespace). */
+  char path[64], info[512];
+  snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pfd);
+  _cleanup_close_ int infofd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = infofd >= 0 ? read(infofd, info, sizeof(info) - 1) : -1;
+  if (n > 0) {
+    info[n] = '\0';
+    const char *v = strstr(info, "\nPid:");
+    long id = v != NULL ? strtol(v + 5, NULL, 10) : 0;
+    if (id > 0) cred.pid = (pid_t)id;
+  }
   snprintf(path, sizeof(path), "/proc/%d/ns/user", cred.pid);
   _cleanup_close_ int ns = open(path, O_RDONLY | O_CLOEXEC);
   if (ns < 0) return guise_fail_errno(err, "opening %s failed", path);
@@ -353,7 +381,7 @@ static bool strictly_below(int nsfd, const struct stat *parent_ns)
 }
 
 static struct deleg_entry *registration(struct deleg_server *s, int conn, const void *prog,
-                                        size_t len, int nsfd, guise_error **err)
+                                        size_t len, int nsfd, int levels_up, guise_error **err)
 {
   if (nsfd < 0) {
     guise_fail(err, EINVAL, "no user namespace was passed");
@@ -373,6 +401,9 @@ static struct deleg_entry *registration(struct deleg_server *s, int conn, const 
   int level = 0;
   _cleanup_close_ int peer = peer_userns(conn, &level, err);
   if (peer < 0) return NULL;
+  /* The delegate reads a procfs that many namespaces above its own (its /proc is an outer
+   * one): the ids it can use are that namespace's. */
+  if (levels_up > 0 && levels_up < level) level -= levels_up;
   struct stat peer_st, ns_st;
   if (fstat(peer, &peer_st) < 0 || fstat(nsfd, &ns_st) < 0) {
     guise_fail_errno(err, "inspecting the user namespaces failed");
@@ -461,7 +492,7 @@ static void server_conn(struct deleg_server *s, size_t i)
   case DM_REGISTER: {
     if (e != NULL) break;
     _cleanup_error_ guise_error *why = NULL;
-    c->entry = registration(s, c->fd, s->buf, (size_t)n, passed, &why);
+    c->entry = registration(s, c->fd, s->buf, (size_t)n, passed, m.result, &why);
     struct deleg_msg r = {.type = DM_REGISTERED,
                           .result = why ? (why->errnum ? why->errnum : EPERM) : 0};
     const char *msg = why != NULL && why->msg != NULL ? why->msg : "";
@@ -680,7 +711,7 @@ int deleg_upstream_open(const struct tracer_delegation *d, int nsfd, struct dele
   /* Bounded: whatever listens there may not be a guise that answers. */
   struct timeval limit = {.tv_sec = 30}, none = {0};
   (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
-  struct deleg_msg m = {.type = DM_REGISTER};
+  struct deleg_msg m = {.type = DM_REGISTER, .result = procfs_levels_up()};
   if (msg_send(fd, &m, d->filter->insns, d->filter->size, nsfd, 0) < 0)
     return guise_fail_errno(err, "registering with the outer guise at %s failed", d->upstream);
   char why[1024] = "";
@@ -746,8 +777,12 @@ int tracer_delegate_serve(const struct tracer_hello *hello, const struct tracer_
   }
   (void)!write(ack, "A", 1);
 
-  struct tracer_state st = {
-      .listener = -1, .up = up, .epfd = -1, .policy = policy, .page_size = sysconf(_SC_PAGESIZE)};
+  struct tracer_state st = {.listener = -1,
+                            .up = up,
+                            .epfd = -1,
+                            .policy = policy,
+                            .page_size = sysconf(_SC_PAGESIZE),
+                            .proc_up = procfs_levels_up()};
   struct seccomp_notif req;
   struct seccomp_notif_resp resp;
   int ret = -1;

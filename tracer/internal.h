@@ -21,7 +21,8 @@ struct tracer_proc {
   int pidfd;     /* for pidfd_getfd and the exit notification */
   int memfd;     /* /proc/TGID/mem, opened lazily; closed on execve (the mm changes) */
   int rootfd;    /* /proc/TGID/root, opened lazily; closed on chroot, pivot_root, setns, unshare */
-  pid_t ns_tgid; /* tgid in its own pid namespace (its /proc/self), read lazily; 0: not yet */
+  pid_t ns_tgid; /* tgid as its /proc knows it (its /proc/self), read lazily; 0: not yet */
+  int proc_level; /* that procfs's pid namespace: this many above its own (tracee.c) */
   char *exe;     /* its /proc/TGID/exe, read lazily; dropped on execve */
 };
 
@@ -33,15 +34,18 @@ struct tracer_state {
   struct deleg_upstream *up;   /* forwarded listener: the outer supervisor, else NULL */
   struct deleg_server *server; /* delegation offered to inner supervisors, else NULL */
   int epfd;
-  struct pidmap tids;  /* tid -> (void *)(intptr_t)tgid */
+  struct pidmap tids;   /* tid -> (void *)(intptr_t)tgid */
   size_t tids_sweep_at; /* seccomp: drop exited threads' entries at this many (tracee.c) */
-  struct pidmap procs; /* tgid -> struct tracer_proc * */
+  struct pidmap procs;  /* tgid -> struct tracer_proc * */
   const struct tracer_policy *policy;
   long page_size;
   bool vm_write_refused; /* process_vm_writev refused here (EPERM): /proc/PID/mem instead */
   bool defer_timer_made, defer_armed; /* see tracer_deferred_* */
   timer_t defer_timer;
   struct translator *tr; /* the policy has a view: path translation (tracer/translate.c) */
+  /* Delegate whose /proc is an outer pid namespace's (this many levels above its own): the ids
+   * it is given are that procfs's, and tracer_own_pid converts them for pid syscalls. */
+  int proc_up;
 };
 
 struct tracee {
@@ -64,9 +68,13 @@ void tracer_proc_invalidate(struct tracer_state *st, struct tracee *t, enum sysc
                             const uint64_t args[6]);
 void tracer_state_destroy(struct tracer_state *st);
 
-/* The id a /proc/PID/status text (its "NSpid:" line) gives the process in its own, innermost,
- * pid namespace; 0 when there is none. */
-pid_t tracer_status_ns_pid(const char *status);
+/* pid (an id in the supervisor's /proc) in the supervisor's own pid namespace, for the calls
+ * that take one (pidfd_open, process_vm_*); 0 when it has none there. */
+pid_t tracer_own_pid(const struct tracer_state *st, pid_t pid);
+
+/* The ids of the "NSpid:" line of a /proc/PID/status text into ids (at most max): the
+ * namespace of the procfs read first, the process's own, innermost, last.  Returns how many. */
+int tracer_status_ns_pids(const char *status, pid_t *ids, int max);
 
 /* Calls the tracer itself must see to keep those caches right (execve, chroot, ...), whether
  * or not the policy handles them. */

@@ -82,32 +82,29 @@ static long status_field(pid_t tid, const char *key, int base)
   return strtol(v, NULL, base);
 }
 
-pid_t tracer_status_ns_pid(const char *status)
+int tracer_status_ns_pids(const char *status, pid_t *ids, int max)
 {
   const char *v = status_value(status, "NSpid");
-  if (v == NULL)
-    return 0;
-  /* "NSpid:\t12345\t42\n": the outermost namespace first, the process's own last. */
-  long last = 0;
-  for (;;) {
+  int n = 0;
+  while (v != NULL && n < max) {
     char *end;
-    long n = strtol(v, &end, 10);
-    if (end == v)
-      break;
-    last = n;
+    long id = strtol(v, &end, 10);
+    if (end == v || id <= 0 || id > INT_MAX) break;
+    ids[n++] = (pid_t)id;
     v = end;
   }
-  return last > 0 && last <= INT_MAX ? (pid_t)last : 0;
+  return n;
 }
 
-/* The id of thread tid in its own pid namespace (0 when unknown). */
-static pid_t ns_pid_of(pid_t tid)
+pid_t tracer_own_pid(const struct tracer_state *st, pid_t pid)
 {
+  if (st->proc_up == 0) return pid;
   char path[64], buf[4096];
-  snprintf(path, sizeof(path), "/proc/%d/status", tid);
-  if (read_proc(path, buf, sizeof(buf)) < 0)
-    return 0;
-  return tracer_status_ns_pid(buf);
+  pid_t ids[40];
+  snprintf(path, sizeof(path), "/proc/%d/status", pid);
+  if (read_proc(path, buf, sizeof(buf)) < 0) return 0;
+  int n = tracer_status_ns_pids(buf, ids, 40);
+  return st->proc_up < n ? ids[st->proc_up] : 0;
 }
 
 pid_t tracee_tid(const struct tracee *t)
@@ -171,7 +168,8 @@ struct tracer_proc *tracer_proc_of(struct tracee *t, guise_error **err)
     p = pidmap_get(&st->procs, tgid);
   }
   if (p == NULL) {
-    int pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
+    pid_t own = tracer_own_pid(st, tgid);
+    int pidfd = own > 0 ? (int)syscall(SYS_pidfd_open, own, 0) : (errno = ESRCH, -1);
     if (pidfd < 0) {
       guise_fail_errno(err, "pidfd_open of %d failed", tgid);
       return NULL;
@@ -266,6 +264,7 @@ void tracer_proc_invalidate(struct tracer_state *st, struct tracee *t, enum sysc
       close(p->rootfd);
       p->rootfd = -1;
     }
+    p->ns_tgid = 0; /* its /proc may be another pid namespace's now */
     break;
   default:
     break;
@@ -380,7 +379,8 @@ static ssize_t mem_read(struct tracee *t, uint64_t addr, void *buf, size_t len)
     n++;
   }
   local.iov_len = off;
-  return process_vm_readv(t->tid, &local, 1, remote, n, 0);
+  pid_t own = tracer_own_pid(t->st, t->tid);
+  return own > 0 ? process_vm_readv(own, &local, 1, remote, n, 0) : -1;
 }
 
 int tracee_read(struct tracee *t, uint64_t addr, void *buf, size_t len, guise_error **err)
@@ -454,7 +454,8 @@ int tracee_write(struct tracee *t, uint64_t addr, const void *buf, size_t len, g
   if (!t->st->vm_write_refused) {
     struct iovec local = {.iov_base = (void *)buf, .iov_len = len};
     struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-    ssize_t n = process_vm_writev(t->tid, &local, 1, &remote, 1, 0);
+    pid_t own = tracer_own_pid(t->st, t->tid);
+    ssize_t n = own > 0 ? process_vm_writev(own, &local, 1, &remote, 1, 0) : (errno = ESRCH, -1);
     if (n == (ssize_t)len) return 0;
     if (n >= 0 || (errno != EPERM && errno != ENOSYS))
       return guise_fail(err, EFAULT, "writing %zu bytes to %d at 0x%llx failed", len, t->tid,
@@ -572,25 +573,74 @@ static int start_of(struct tracee *t, int dirfd, guise_error **err)
   return fd;
 }
 
-/* The caller's thread group id in its own pid namespace, 0 when unknown.  Cached: a process
- * never changes pid namespace (unshare and setns change its children's). */
+/* Whether the procfs at /proc in the tracee's root names the tracee, whose ids are ids[0..n)
+ * (the supervisor's view first), as ids[0]: its NSpid line there is exactly those ids, and its
+ * pid namespace is the tracee's (an outer process can have the same ids in fewer namespaces:
+ * NSpid alone would not tell them apart). */
+static bool procfs_names(struct tracee *t, const pid_t *ids, int n)
+{
+  struct tracer_proc *p = tracer_proc_of(t, NULL);
+  int rootfd = root_of(t, NULL);
+  if (p == NULL || rootfd < 0) return false;
+  char path[64], buf[4096], ns[64], own_ns[64];
+  snprintf(path, sizeof(path), "/proc/%d", ids[0]);
+  _cleanup_close_ int dir = resolve_in_root(rootfd, rootfd, path, 0, NULL);
+  if (dir < 0) return false;
+  _cleanup_close_ int fd = openat(dir, "status", O_RDONLY | O_CLOEXEC);
+  ssize_t len = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+  if (len <= 0) return false;
+  buf[len] = '\0';
+  pid_t seen[40];
+  if (tracer_status_ns_pids(buf, seen, 40) != n || memcmp(seen, ids, (size_t)n * sizeof(*ids)) != 0)
+    return false;
+  snprintf(path, sizeof(path), "/proc/%d/ns/pid", p->tgid);
+  ssize_t a = readlinkat(dir, "ns/pid", ns, sizeof(ns));
+  ssize_t b = readlink(path, own_ns, sizeof(own_ns));
+  return a > 0 && a == b && memcmp(ns, own_ns, (size_t)a) == 0;
+}
+
+/* The caller's thread group id as the procfs at its /proc knows it (what its /proc/self
+ * names), 0 when unknown.  Usually its own pid namespace's; but where a fresh /proc was refused
+ * and an outer one bound instead (runtime/mounts.c), that outer namespace's, whose id for it
+ * is another level of its NSpid line: the level at which that procfs names it.  p->proc_level
+ * keeps how many levels above its innermost that is, for its threads' ids.  Cached until its
+ * root changes: a process never changes pid namespace (unshare and setns change its
+ * children's). */
 static pid_t ns_tgid_of(struct tracee *t)
 {
   struct tracer_proc *p = tracer_proc_of(t, NULL);
   if (p == NULL)
     return 0;
   if (p->ns_tgid == 0) {
-    pid_t ns = ns_pid_of(p->tgid);
-    p->ns_tgid = tracee_call_valid(t) ? ns : 0;
+    char path[64], buf[4096];
+    pid_t ids[40];
+    snprintf(path, sizeof(path), "/proc/%d/status", p->tgid);
+    int n = read_proc(path, buf, sizeof(buf)) < 0 ? 0 : tracer_status_ns_pids(buf, ids, 40);
+    if (n == 0) return 0;
+    int k = n - 1; /* none matches (no procfs there): its own namespace's, as before */
+    for (int level = n - 1; level >= 0; level--)
+      if (procfs_names(t, ids + level, n - level)) {
+        k = level;
+        break;
+      }
+    if (!tracee_call_valid(t)) return 0;
+    p->ns_tgid = ids[k];
+    p->proc_level = n - 1 - k;
   }
   return p->ns_tgid;
 }
 
-/* The calling thread's id in its own pid namespace, 0 when unknown. */
+/* The calling thread's id as the procfs at its /proc knows it (see ns_tgid_of), 0 when
+ * unknown. */
 static pid_t ns_tid_of(struct tracee *t)
 {
-  pid_t ns = ns_pid_of(t->tid);
-  return tracee_call_valid(t) ? ns : 0;
+  if (ns_tgid_of(t) == 0) return 0;
+  char path[64], buf[4096];
+  pid_t ids[40];
+  snprintf(path, sizeof(path), "/proc/%d/status", t->tid);
+  int n = read_proc(path, buf, sizeof(buf)) < 0 ? 0 : tracer_status_ns_pids(buf, ids, 40);
+  int k = n - 1 - t->proc->proc_level;
+  return k >= 0 && tracee_call_valid(t) ? ids[k] : 0;
 }
 
 /* If path names one of the tracee's own descriptors through procfs or /dev/fd, its number.
@@ -661,6 +711,8 @@ static int own_fd_dir(struct tracee *t, int own, int *rootfd, guise_error **err)
  * so its ids there, not the supervisor's view of them. */
 static const char *rewrite_self(struct tracee *t, const char *path, char *buf, size_t size)
 {
+  if (strncmp(path, "/proc/", 6) != 0) /* the common case: no /proc lookups for it */
+    return path;
   pid_t tgid = ns_tgid_of(t);
   if (tgid <= 0)
     return path;

@@ -15,7 +15,10 @@ for step in $steps; do
   case $step in
   run)
     mkdir bb && tar --no-same-owner -xf "$fx/busybox.tar" -C bb &&
-      guise run ${GUISE_RUN_OPTS:-} --rootfs bb -- sh -c 'echo "inner uid $(id -u) hostname $(hostname) etc $(cat /etc/hostname) self $(readlink /proc/self)"'
+      guise run ${GUISE_RUN_OPTS:-} --rootfs bb -- sh -c 'echo "inner uid $(id -u) hostname $(hostname) etc $(cat /etc/hostname) self $(readlink /proc/self)"' &&
+      # A faked chown of the caller's own descriptor named by the id its /proc gives it (the
+      # outer pid namespace's where the outer /proc is bound in).
+      guise run ${GUISE_RUN_OPTS:-} --rootfs bb -- sh -c 'touch /f && (p=$(cut -d" " -f4 /proc/self/stat); exec chown 1:2 /proc/$p/fd/3 3</f) && echo "proc fd chown $(stat -c %u:%g /f)"'
     ;;
   fake)
     # The README's populate step: the tarball's owners, modes and devices go to mb's database.

@@ -1,5 +1,7 @@
 # Helpers for the guise-in-guise tests (test_run_nested.sh, test_build_nested_apt.sh): outer
-# containers are OCI bundles whose rootfs holds the guise under test.  Sourced after lib.sh.
+# containers are plain `guise run --rootfs` (whose /proc masks make the inner guise fall back to
+# binding the outer /proc) or OCI bundles without those masks, their rootfs holding the guise
+# under test.  Sourced after lib.sh.
 
 # add_guise ROOTFS: the guise under test and the shared libraries it needs, at the same paths.
 add_guise() {
@@ -62,4 +64,12 @@ nested_bundle() {
   mv "$busy" "$dir-rootfs/inner"
   make_bundle "$dir" "$(id -u)" "$(id -g)" "$2"
   mv "$dir-rootfs" "$dir/rootfs"
+}
+
+# guise_rootfs: print the path of a fresh busybox rootfs with guise (as fixture_rootfs).
+guise_rootfs() {
+  local busy
+  busy=$(fixture_rootfs busybox)
+  add_guise "$busy"
+  printf '%s\n' "$busy"
 }

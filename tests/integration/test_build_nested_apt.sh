@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README demo build (FROM the bookworm minbase, RUN apt-get install from the local apt
-# repository) done by a guise running inside a guise container gives the same layer, file by
+# repository) done by a guise running inside a plain `guise run` container gives the same layer, file by
 # file (owners, modes, setuid bits, device numbers, file capabilities), as the same build on the
 # host: the inner container's faked state goes to the inner build, not to the outer container.
 . "$(dirname "$0")/lib.sh"
@@ -29,7 +29,7 @@ LAYER_VOLATILE='^/var/log/|^/var/cache/(apt|ldconfig|debconf)/|^/var/lib/apt/lis
 
 test_nested_apt_build_layer_equals_host() {
   serve_apt_repo
-  local port=$PORT b=$TEST_TMP/b1 busy
+  local port=$PORT b
   mkdir ctx
   ln "$(_fixture_tarball bookworm)" ctx/base.tar 2>/dev/null || cp "$(_fixture_tarball bookworm)" ctx/base.tar
   cat >ctx/Containerfile <<CF
@@ -45,18 +45,16 @@ CF
   run_guise push -q --root "$TEST_TMP/store" apt:1 "oci:$TEST_TMP/host:1"
   assert_status 0
   rm -rf "$TEST_TMP/store"
-  # The same in a guise container (sharing the host's network, for the apt repository).
-  busy=$(fixture_rootfs busybox)
-  mv "$busy" "$b-rootfs"
-  add_guise "$b-rootfs"
-  mv ctx "$b-rootfs/ctx"
-  make_bundle "$b" "$(id -u)" "$(id -g)" \
-    "[\"sh\", \"-c\", \"guise build -q --root /store --build-arg APT_PORT=$port -t apt:1 /ctx && guise push -q --root /store apt:1 oci:/out:1\"]"
-  mv "$b-rootfs" "$b/rootfs"
-  GUISE_TEST_TIMEOUT=1200 run_guise run --bundle "$b"
+  # The same in a plain guise container (sharing the host's network, for the apt repository):
+  # its /proc masks make the inner guise bind the outer /proc for the RUN step's container.
+  b=$(guise_rootfs)
+  mv ctx "$b/ctx"
+  GUISE_TEST_TIMEOUT=1200 run_guise run --rootfs "$b" -- sh -c \
+    "guise build --root /store --build-arg APT_PORT=$port -t apt:1 /ctx && guise push -q --root /store apt:1 oci:/out:1"
   assert_status 0
+  assert_contains "$OUT$ERR" "a new /proc is refused" "the RUN step's container has the outer /proc"
   layer_list "$TEST_TMP/host" >host.txt
-  layer_list "$b/rootfs/out" >nested.txt
+  layer_list "$b/out" >nested.txt
   [ "$(wc -l <host.txt)" -gt 1000 ] || fail "the host-built layer lists only $(wc -l <host.txt) entries"
   grep -q '^/usr/bin/sudo 0 0:0 4755 ' host.txt || fail "no setuid sudo in the host-built layer"
   grep -Eq '^/usr/bin/ping 0 0:0 0755 0,0 [0-9a-f]{8,} ' host.txt || fail "no file capability on ping in the host-built layer"

@@ -4,9 +4,10 @@
 # the outer one; where no delegation can be had it refuses with a clear error instead of
 # letting the outer supervisor answer (a silently wrong image).
 #
-# The outer containers are OCI bundles without masked /proc paths: a nested fresh /proc mount
-# is refused by the kernel ("mount too revealing") under the masks `guise run` applies, which is
-# another matter (issue 13, item 1) than the faking these tests are about.
+# Most outer containers are OCI bundles without masked /proc paths; the test_nested_plain_*
+# cases use a plain `guise run`, whose /proc masks make the kernel refuse the inner guise a
+# fresh /proc ("mount too revealing"): it binds the outer /proc instead, whose pid namespace
+# is not the inner container's (ids in /proc and /proc/self are then the outer namespace's).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nested.sh"
 
@@ -31,6 +32,25 @@ assert_not_recorded() {
   assert_not_contains "$OUT" "faked (" "faked state of $2 in the database of $1"
 }
 
+# What a level-3 container does and sees.
+LEVEL3_SCRIPT='touch /f && chown 1234:5678 /f && mknod /dev0 c 4 5 && stat -c "%n %u:%g %F %t:%T" /f /dev0'
+LEVEL3_SEEN='/f 1234:5678 regular empty file 0:0
+/dev0 0:0 character special file 4:5'
+
+# assert_level3 ROOTFS [OUTER-ROOTFS PATH]...: the level-3 run succeeded, saw LEVEL3_SEEN, and
+# its faked state is in ROOTFS's database, not at PATH in any OUTER-ROOTFS's.
+assert_level3() {
+  assert_status 0
+  assert_eq "$LEVEL3_SEEN" "$OUT" "what the level-3 container sees"
+  assert_recorded "$1" /f "uid 1234 gid 5678"
+  assert_recorded "$1" /dev0 "char 4,5"
+  shift
+  while [ $# -ge 2 ]; do
+    assert_not_recorded "$1" "$2"
+    shift 2
+  done
+}
+
 test_nested_faking_goes_to_the_inner_database() {
   local b=$TEST_TMP/b1
   nested_bundle "$b" \
@@ -53,7 +73,7 @@ test_nested_faking_goes_to_the_inner_database() {
 }
 
 test_nested_three_levels() {
-  local b=$TEST_TMP/b1 busy script
+  local b=$TEST_TMP/b1 busy
   busy=$(fixture_rootfs busybox)
   mv "$busy" "$b-rootfs"
   add_guise "$b-rootfs"
@@ -64,22 +84,15 @@ test_nested_three_levels() {
   mv "$busy" "$b-rootfs/b2/rootfs"
   busy=$(fixture_rootfs busybox)
   mv "$busy" "$b-rootfs/b2/rootfs/l3"
-  script='touch /f && chown 1234:5678 /f && mknod /dev0 c 4 5 && stat -c "%n %u:%g %F %t:%T" /f /dev0'
   (
     make_bundle "$TEST_TMP/b2tmp" 0 0 \
-      "$(python3 -c 'import json,sys; print(json.dumps(["guise", "run", "--rootfs", "/l3", "--", "sh", "-c", sys.argv[1]]))' "$script")"
+      "$(python3 -c 'import json,sys; print(json.dumps(["guise", "run", "--rootfs", "/l3", "--", "sh", "-c", sys.argv[1]]))' "$LEVEL3_SCRIPT")"
   )
   mv "$TEST_TMP/b2tmp/config.json" "$b-rootfs/b2/config.json"
   make_bundle "$b" "$(id -u)" "$(id -g)" '["guise", "run", "--bundle", "/b2"]'
   mv "$b-rootfs" "$b/rootfs"
   run_guise run --bundle "$b"
-  assert_status 0
-  assert_eq "/f 1234:5678 regular empty file 0:0
-/dev0 0:0 character special file 4:5" "$OUT" "what the level-3 container sees"
-  assert_recorded "$b/rootfs/b2/rootfs/l3" /f "uid 1234 gid 5678"
-  assert_recorded "$b/rootfs/b2/rootfs/l3" /dev0 "char 4,5"
-  assert_not_recorded "$b/rootfs/b2/rootfs" /l3/f
-  assert_not_recorded "$b/rootfs" /b2/rootfs/l3/f
+  assert_level3 "$b/rootfs/b2/rootfs/l3" "$b/rootfs/b2/rootfs" /l3/f "$b/rootfs" /b2/rootfs/l3/f
 }
 
 # Without a delegation channel (as under a seccomp supervisor that is not guise's), and with
@@ -139,6 +152,105 @@ test_nested_parallel_calls() {
   assert_status 0
   assert_eq 400 "$(printf '%s\n' "$OUT" | grep -c 'uid,gid')" "faked owners in the inner database"
   assert_not_recorded "$b/rootfs" /inner/d/16.25
+}
+
+PROC_FALLBACK='a new /proc is refused'
+
+test_nested_plain_run_two_levels() {
+  local outer inner
+  outer=$(guise_rootfs)
+  inner=$(fixture_rootfs busybox)
+  mv "$inner" "$outer/inner"
+  run_guise run --rootfs "$outer" -- guise run --rootfs /inner -- sh -c "$INNER_SCRIPT"
+  assert_status 0
+  assert_eq "$INNER_SEEN" "$OUT" "what the inner container sees"
+  assert_contains "$ERR" "$PROC_FALLBACK" "the inner container has the outer /proc"
+  assert_not_contains "$ERR" "ptrace" "no fallback to ptrace"
+  assert_recorded "$outer/inner" /f "uid 1234 gid 5678"
+  assert_recorded "$outer/inner" /dev0 "char 4,5"
+  assert_not_recorded "$outer" /inner/f
+}
+
+# chain_rootfs LEVELS: print the path of a guise rootfs holding another at /n, and so on:
+# LEVELS rootfs in all, the innermost plain busybox.  `chain_run LEVELS ARGS...` runs ARGS in it.
+chain_rootfs() {
+  local dir rest
+  if [ "$1" -le 1 ]; then
+    fixture_rootfs busybox
+    return
+  fi
+  dir=$(guise_rootfs)
+  rest=$(chain_rootfs $(($1 - 1)))
+  mv "$rest" "$dir/n"
+  printf '%s\n' "$dir"
+}
+chain_run() {
+  local levels=$1 outer=$2 args=() i
+  shift 2
+  args=(run --rootfs "$outer" --)
+  for ((i = 2; i < levels; i++)); do args+=(guise run --rootfs /n --); done
+  args+=(guise run --rootfs /n -- "$@")
+  run_guise "${args[@]}"
+}
+
+# Level 3's guise supervises from a container whose /proc is level 1's: the calls forwarded to
+# it name processes by their ids there, not in its own pid namespace.
+test_nested_plain_run_three_levels() {
+  local outer
+  outer=$(chain_rootfs 3)
+  chain_run 3 "$outer" sh -c "$LEVEL3_SCRIPT"
+  assert_level3 "$outer/n/n" "$outer/n" /n/f "$outer" /n/n/f
+}
+
+# A process's own descriptors named through /proc/PID/... with the id its /proc gives it (which,
+# under the bound outer /proc, is the outer pid namespace's, not its own) are its own: the
+# supervisor picks the level of the process's ids that the procfs at its /proc uses.
+PROC_SELF_SCRIPT='touch /a /b /c
+(p=$(cut -d" " -f4 /proc/self/stat); exec chown 1:2 /proc/$p/fd/3 3</a) || echo failed a
+(p=$(cut -d" " -f4 /proc/self/stat); exec chown 3:4 /proc/$p/task/$p/fd/3 3</b) || echo failed b
+(exec chown 5:6 /proc/thread-self/fd/3 3</c) || echo failed c
+stat -c "%n %u:%g" /a /b /c'
+PROC_SELF_SEEN='/a 1:2
+/b 3:4
+/c 5:6'
+
+test_nested_proc_self_in_the_outer_proc() {
+  local outer l1 levels
+  outer=$(chain_rootfs 4)
+  printf '%s\n' "$PROC_SELF_SCRIPT" | tee "$outer/n/s.sh" "$outer/n/n/s.sh" >"$outer/n/n/n/s.sh"
+  # Levels 2, 3 and 4: the outer /proc bound in, the supervisors delegates; at level 4 the
+  # level-3 supervisor, itself with level 1's /proc, serves a delegate of its own.
+  for levels in 2 3 4; do
+    chain_run "$levels" "$outer" sh /s.sh
+    assert_status 0
+    assert_eq "$PROC_SELF_SEEN" "$OUT" "owners faked through /proc/PID/fd/N at level $levels"
+    assert_contains "$ERR" "$PROC_FALLBACK" "the inner container has the outer /proc"
+  done
+  assert_recorded "$outer/n" /b "uid 3 gid 4"
+  assert_recorded "$outer/n/n" /a "uid 1 gid 2"
+  assert_recorded "$outer/n/n/n" /c "uid 5 gid 6"
+  # The same in a container of the host, whose /proc is its own.
+  l1=$(fixture_rootfs busybox)
+  run_in "$l1" "$PROC_SELF_SCRIPT"
+  assert_status 0
+  assert_eq "$PROC_SELF_SEEN" "$OUT" "owners faked through /proc/PID/fd/N at level 1"
+}
+
+# An outer container run as another user (-u 1000: the faked ids are not the real ones) with a
+# nested guise: the uid map takes the real id, and the inner container's capabilities are set
+# by its own supervisor's answers, not refused by the outer one's view of user 1000.
+test_nested_plain_run_as_user() {
+  local outer inner
+  outer=$(guise_rootfs)
+  inner=$(fixture_rootfs busybox)
+  mv "$inner" "$outer/inner"
+  run_guise run -u 1000 --rootfs "$outer" -- sh -c 'id -u; guise run --rootfs /inner -- sh -c "id -u; touch /f && chown 12:34 /f && stat -c %u:%g /f"'
+  assert_status 0
+  assert_eq "1000
+0
+12:34" "$OUT" "ids and owner seen at each level"
+  assert_recorded "$outer/inner" /f "uid 12 gid 34"
+  assert_not_recorded "$outer" /inner/f
 }
 
 run_tests
