@@ -157,6 +157,17 @@ static int offer_channel(void)
   return steal_fd(&fd);
 }
 
+/* A failure to talk to the supervisor because it has gone (it closed its end, e.g. after it
+ * could not open the database: EPIPE, or ECONNRESET with our message unread) is its story, not
+ * ours: FAKE_SUPERVISOR_GONE, so that guise reports the supervisor's own error, once. */
+static int supervisor_gone(guise_error **err)
+{
+  int errnum = err != NULL && *err != NULL ? (*err)->errnum : 0;
+  if (errnum != EPIPE && errnum != ECONNRESET) return -1;
+  guise_error_release(err);
+  return FAKE_SUPERVISOR_GONE;
+}
+
 int fake_supervisor_attach(int container_sock, enum tracer_backend backend, bool offer_dev,
                            guise_error **err)
 {
@@ -173,9 +184,10 @@ int fake_supervisor_attach(int container_sock, enum tracer_backend backend, bool
     return guise_fail_errno(err, "receiving the seccomp program from the faking supervisor failed");
   struct tracer_filter filter = {.insns = program, .size = (size_t)size};
   _cleanup_close_ int offer = offer_dev ? offer_channel() : -1;
-  if (offer_send(container_sock, offer, err) < 0) return -1;
+  if (offer_send(container_sock, offer, err) < 0) return supervisor_gone(err);
   _cleanup_error_ guise_error *why = NULL;
-  if (tracer_child_install_backend(container_sock, &filter, backend, &why, err) < 0) return -1;
+  if (tracer_child_install_backend(container_sock, &filter, backend, &why, err) < 0)
+    return supervisor_gone(err);
   if (why != NULL) fprintf(stderr, "guise: notice: faking with ptrace (slower): %s\n", why->msg);
   char c;
   ssize_t n;
@@ -184,7 +196,8 @@ int fake_supervisor_attach(int container_sock, enum tracer_backend backend, bool
   while (n < 0 && errno == EINTR);
   if (n == 1 && c == READY) return 0;
   if (n == 0) return FAKE_SUPERVISOR_GONE;
-  return guise_fail(err, n < 0 ? errno : 0, "waiting for the syscall-faking supervisor failed");
+  guise_fail(err, n < 0 ? errno : 0, "waiting for the syscall-faking supervisor failed");
+  return supervisor_gone(err);
 }
 
 static void read_message(int fd, char *buf, size_t size)
