@@ -26,6 +26,24 @@ test_compat_calls_refused() {
   done
 }
 
+# Without namespaces the tracer translates native calls only: an i386 or x32 execve and a call
+# newer than guise's list (file_getattr) of a host path fail with ENOSYS (README "Without
+# namespaces") instead of running or inspecting the host's file.
+test_view_refuses_untranslated_calls() {
+  rootfs=$(fixture_rootfs busybox)
+  local probe host=$TEST_TMP/host-only
+  probe=$(helper viewescape)
+  printf '#!/bin/sh\necho HOST PROGRAM RAN\n' >"$host"
+  chmod +x "$host"
+  run_guise run --isolation=none -v "$probe:/viewescape:ro" --rootfs "$rootfs" -- \
+    /viewescape "$host"
+  assert_status 0
+  assert_not_contains "$OUT" "HOST PROGRAM RAN" "a host program run by a foreign execve"
+  assert_line "$OUT" "file_getattr -38" "file_getattr of a host path"
+  case "$OUT" in *"exec32 skip"*) ;; *) assert_line "$OUT" "exec32 -38" "i386 execve" ;; esac
+  assert_line "$OUT" "x32-exec -38" "x32 execve"
+}
+
 # A faked call whose result goes to a read-only page fails with EFAULT and leaves the page alone,
 # as the kernel's own does (a write through /proc/PID/mem would ignore the protection).
 test_readonly_result_buffer_faults() {
