@@ -21,7 +21,8 @@
  * below it (an open and a few NS_GET_PARENT ioctls per notification while anything is
  * registered, a load when nothing ever was: see lookup for why not cached per process).  A supervisor that itself serves forwarded calls (tracer_delegate_serve) serves
  * its own channel from its single-threaded poll loop and relays its delegates' requests through
- * its own upstream: any depth works.
+ * its own upstream: any depth works.  Nothing sent to a delegate waits for it: what its socket
+ * has no room for is queued and sent by the serving side when it has (entry_send).
  *
  * Security: a registration is accepted only for a user namespace strictly below the
  * registering process's own (the kernel's SO_PEERCRED/SO_PEERPIDFD identify it; NS_GET_PARENT
@@ -94,8 +95,9 @@ static int msg_send(int sock, struct deleg_msg *m, const void *extra, size_t ext
   return fdpass_send(sock, iov, extra_len > 0 ? 2 : 1, &fd, fd >= 0 ? 1 : 0, flags);
 }
 
-/* msg_send on a non-blocking socket, waiting up to 10 s for room when the peer's queue is full
- * (a delegate busy with other calls): giving up means the delegate is treated as gone. */
+/* msg_send on a non-blocking socket, waiting up to 10 s for room when the peer's queue is full:
+ * for replies to a connection that is not registered (yet); giving up drops it.  What goes to a
+ * registered delegate never waits (entry_send). */
 static int msg_send_patiently(int sock, struct deleg_msg *m, const void *extra, size_t extra_len)
 {
   for (int waited = 0;; waited++) {
@@ -249,8 +251,13 @@ struct deleg_entry {
   int conn;          /* the delegate's connection (closed when the server stops) */
   atomic_bool gone;  /* the delegate hung up: its processes' calls stay unanswered */
   int pid_level;     /* the delegate's pid namespace: this many deep, as seen here */
+  size_t conn_slot;  /* its connection's index in the server's conns (epoll data 2 + it) */
   uint64_t *pending; /* ids forwarded and not answered yet (under the server's lock) */
   size_t n_pending, cap_pending;
+  /* Messages its socket had no room for, sent when it has (under the server's lock). */
+  struct deleg_msg *outbox;
+  size_t out_head, out_len, out_cap;
+  bool want_out; /* the connection is watched for EPOLLOUT */
   struct deleg_entry *next;
 };
 
@@ -308,6 +315,65 @@ static int pending_add(struct deleg_server *s, struct deleg_entry *e, uint64_t i
   return r;
 }
 
+/* Send m to e's delegate now if its socket has room, else queue it for the serving thread, which
+ * sends it on EPOLLOUT.  Never waits: a delegate that is stopped (Ctrl-Z stops the outer
+ * container's process group, inner supervisors included, not the inner containers, which keep
+ * calling) or does not read must neither stall the calls of everybody else nor be given up
+ * while it lives (its processes' calls would then wait forever, unanswered and unreported).  The
+ * queue holds at most one message per blocked caller and per ID_VALID asked.  -1: it is gone. */
+static int entry_send(struct deleg_server *s, struct deleg_entry *e, const struct deleg_msg *m)
+{
+  int r = 0;
+  pthread_mutex_lock(&s->lock);
+  if (e->out_head == e->out_len) {
+    e->out_head = e->out_len = 0;
+    struct deleg_msg now = *m;
+    if (msg_send(e->conn, &now, NULL, 0, -1, MSG_DONTWAIT) == 0) goto out;
+    if (errno != EAGAIN) {
+      r = -1;
+      goto out;
+    }
+  }
+  if (e->out_len == e->out_cap) {
+    size_t cap = e->out_cap ? e->out_cap * 2 : 64;
+    struct deleg_msg *q = realloc(e->outbox, cap * sizeof(*q));
+    if (q == NULL) {
+      r = -1;
+      goto out;
+    }
+    e->outbox = q;
+    e->out_cap = cap;
+  }
+  e->outbox[e->out_len++] = *m;
+  if (!e->want_out) {
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u64 = 2 + e->conn_slot};
+    e->want_out = epoll_ctl(s->epfd, EPOLL_CTL_MOD, e->conn, &ev) == 0;
+  }
+out:
+  pthread_mutex_unlock(&s->lock);
+  return r;
+}
+
+/* The serving thread: send what e's socket has room for now; -1 when it is gone. */
+static int entry_flush(struct deleg_server *s, struct deleg_entry *e)
+{
+  int r = 0;
+  pthread_mutex_lock(&s->lock);
+  while (e->out_head < e->out_len) {
+    if (msg_send(e->conn, &e->outbox[e->out_head], NULL, 0, -1, MSG_DONTWAIT) < 0) {
+      r = errno == EAGAIN ? 0 : -1;
+      break;
+    }
+    e->out_head++;
+  }
+  if (e->out_head == e->out_len && e->want_out) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 2 + e->conn_slot};
+    e->want_out = epoll_ctl(s->epfd, EPOLL_CTL_MOD, e->conn, &ev) != 0;
+  }
+  pthread_mutex_unlock(&s->lock);
+  return r;
+}
+
 /* The user namespace of the process at the other end of conn, and its pid namespace depth. */
 static int peer_userns(int conn, int *level, guise_error **err)
 {
@@ -352,7 +418,7 @@ static bool strictly_below(int nsfd, const struct stat *parent_ns)
   return false;
 }
 
-static struct deleg_entry *registration(struct deleg_server *s, int conn, const void *prog,
+static struct deleg_entry *registration(struct deleg_server *s, size_t slot, const void *prog,
                                         size_t len, int nsfd, guise_error **err)
 {
   if (nsfd < 0) {
@@ -371,6 +437,7 @@ static struct deleg_entry *registration(struct deleg_server *s, int conn, const 
     return NULL;
   }
   int level = 0;
+  int conn = s->conns[slot].fd;
   _cleanup_close_ int peer = peer_userns(conn, &level, err);
   if (peer < 0) return NULL;
   struct stat peer_st, ns_st;
@@ -390,7 +457,12 @@ static struct deleg_entry *registration(struct deleg_server *s, int conn, const 
     return NULL;
   }
   *e = (struct deleg_entry){
-      .dev = ns_st.st_dev, .ino = ns_st.st_ino, .nsfd = -1, .conn = conn, .pid_level = level};
+      .dev = ns_st.st_dev,
+      .ino = ns_st.st_ino,
+      .nsfd = -1,
+      .conn = conn,
+      .pid_level = level,
+      .conn_slot = slot};
   pthread_mutex_lock(&s->lock);
   bool taken = false;
   for (struct deleg_entry *o = s->entries; o != NULL; o = o->next)
@@ -448,6 +520,11 @@ static void server_conn(struct deleg_server *s, size_t i)
 {
   struct deleg_conn *c = &s->conns[i];
   if (c->fd < 0) return;
+  struct deleg_entry *e = c->entry;
+  if (e != NULL && entry_flush(s, e) < 0) {
+    conn_drop(s, c);
+    return;
+  }
   struct deleg_msg m;
   int fd;
   ssize_t n = msg_recv(c->fd, &m, s->buf, DELEG_EXTRA_MAX, &fd, MSG_DONTWAIT);
@@ -456,12 +533,11 @@ static void server_conn(struct deleg_server *s, size_t i)
     return;
   }
   _cleanup_close_ int passed = fd;
-  struct deleg_entry *e = c->entry;
   switch (m.type) {
   case DM_REGISTER: {
     if (e != NULL) break;
     _cleanup_error_ guise_error *why = NULL;
-    c->entry = registration(s, c->fd, s->buf, (size_t)n, passed, &why);
+    c->entry = registration(s, i, s->buf, (size_t)n, passed, &why);
     struct deleg_msg r = {.type = DM_REGISTERED,
                           .result = why ? (why->errnum ? why->errnum : EPERM) : 0};
     const char *msg = why != NULL && why->msg != NULL ? why->msg : "";
@@ -482,7 +558,8 @@ static void server_conn(struct deleg_server *s, size_t i)
     bool valid =
         e != NULL && pending_take(s, e, m.u.id, false) && tracer_listener_id_valid(s->st, m.u.id);
     struct deleg_msg r = {.type = DM_REPLY, .seq = m.seq, .result = valid ? 0 : ENOENT};
-    if (msg_send_patiently(c->fd, &r, NULL, 0) < 0) conn_drop(s, c);
+    if (e != NULL ? entry_send(s, e, &r) < 0 : msg_send_patiently(c->fd, &r, NULL, 0) < 0)
+      conn_drop(s, c);
     return;
   }
   default:
@@ -567,6 +644,7 @@ void deleg_server_stop(struct tracer_state *st)
     close(e->conn);
     if (e->nsfd >= 0) close(e->nsfd);
     free(e->pending);
+    free(e->outbox);
     free(e);
   }
   free(s->conns);
@@ -623,7 +701,7 @@ bool deleg_take(struct tracer_state *st, const struct seccomp_notif *req)
     listener_send(st, &resp);
     return true;
   }
-  if (msg_send_patiently(e->conn, &m, NULL, 0) < 0) atomic_store(&e->gone, true);
+  if (entry_send(s, e, &m) < 0) atomic_store(&e->gone, true);
   return true;
 }
 
