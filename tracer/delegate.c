@@ -70,6 +70,10 @@
 #define DELEG_MAGIC 0x31444c47u /* "GLD1" */
 #define DELEG_MAX_DEPTH 33      /* user namespaces nest at most 32 deep */
 #define DELEG_EXTRA_MAX (BPF_MAXINSNS * sizeof(struct sock_filter))
+/* Connections not registered (yet) at once; more are closed as they come: a container holding
+ * them open must not use up the supervisor's descriptors (a registration keeps its two, but
+ * each needs a user namespace of its own). */
+#define DELEG_MAX_UNREGISTERED 64
 
 enum { DM_REGISTER = 1, DM_REGISTERED, DM_NOTIF, DM_SEND, DM_ADDFD, DM_ID_VALID, DM_REPLY };
 
@@ -276,6 +280,8 @@ struct deleg_server {
   struct deleg_entry *entries;
   struct deleg_conn *conns;
   size_t n_conns;
+  size_t n_unregistered; /* connections without an entry */
+  int spare;             /* /dev/null, given up to accept and drop a connection at EMFILE */
   char *buf; /* a REGISTER's program */
   bool threaded;
   pthread_t thread;
@@ -487,15 +493,30 @@ static void conn_drop(struct deleg_server *s, struct deleg_conn *c)
   epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
   if (c->entry != NULL)
     atomic_store(&c->entry->gone, true); /* the fd stays open: the main thread may send on it */
-  else
+  else {
     close(c->fd);
+    s->n_unregistered--;
+  }
   c->fd = -1;
 }
 
 static void server_accept(struct deleg_server *s)
 {
   int fd = accept4(s->offer, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd < 0 && (errno == EMFILE || errno == ENFILE) && s->spare >= 0) {
+    /* Out of descriptors, the pending connection would wake the (level-triggered) epoll over
+     * and over: take it with the spare one and drop it (its guise says there was no answer). */
+    close(s->spare);
+    fd = accept4(s->offer, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0) close(fd);
+    s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return;
+  }
   if (fd < 0) return;
+  if (s->n_unregistered >= DELEG_MAX_UNREGISTERED) {
+    close(fd);
+    return;
+  }
   size_t i = 0;
   while (i < s->n_conns && s->conns[i].fd >= 0)
     i++;
@@ -513,7 +534,9 @@ static void server_accept(struct deleg_server *s)
   if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
     close(fd);
     s->conns[i].fd = -1;
+    return;
   }
+  s->n_unregistered++;
 }
 
 static void server_conn(struct deleg_server *s, size_t i)
@@ -538,6 +561,7 @@ static void server_conn(struct deleg_server *s, size_t i)
     if (e != NULL) break;
     _cleanup_error_ guise_error *why = NULL;
     c->entry = registration(s, i, s->buf, (size_t)n, passed, &why);
+    if (c->entry != NULL) s->n_unregistered--;
     struct deleg_msg r = {.type = DM_REGISTERED,
                           .result = why ? (why->errnum ? why->errnum : EPERM) : 0};
     const char *msg = why != NULL && why->msg != NULL ? why->msg : "";
@@ -600,6 +624,7 @@ static int server_new(struct tracer_state *st, const struct tracer_delegation *d
   struct deleg_server *s = calloc(1, sizeof(*s));
   if (s == NULL) return guise_fail(err, ENOMEM, "allocating the delegation server failed");
   *s = (struct deleg_server){.st = st, .offer = d->offer, .filter = d->filter, .stopfd = -1};
+  s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
   pthread_mutex_init(&s->lock, NULL);
   st->server = s;
   s->buf = malloc(DELEG_EXTRA_MAX);
@@ -651,6 +676,7 @@ void deleg_server_stop(struct tracer_state *st)
   free(s->buf);
   if (s->epfd >= 0) close(s->epfd);
   if (s->stopfd >= 0) close(s->stopfd);
+  if (s->spare >= 0) close(s->spare);
   pthread_mutex_destroy(&s->lock);
   free(s);
   st->server = NULL;

@@ -15,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tracer/internal.h"
@@ -157,6 +159,46 @@ static void test_child_namespace_accepted_once(void **state)
   close(ns);
 }
 
+static double cpu_seconds(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Out of descriptors, a connection waiting to be accepted is dropped (its peer sees the end)
+ * rather than waking the serving thread over and over (a busy loop for as long as it waits). */
+static void test_connection_dropped_when_out_of_descriptors(void **state)
+{
+  struct fixture *f = *state;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  strcpy(addr.sun_path, f->path);
+  int clients[3];
+  for (int i = 0; i < 3; i++) {
+    clients[i] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    assert_true(clients[i] >= 0);
+  }
+  struct rlimit saved, low;
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  int lowest = dup(0); /* every number below it is taken: a limit there leaves none */
+  assert_true(lowest >= 0);
+  close(lowest);
+  low = (struct rlimit){.rlim_cur = (rlim_t)lowest, .rlim_max = saved.rlim_max};
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(connect(clients[i], (struct sockaddr *)&addr, sizeof(addr)), 0);
+  double before = cpu_seconds();
+  usleep(300 * 1000);
+  double spent = cpu_seconds() - before;
+  char c;
+  ssize_t n = recv(clients[0], &c, 1, MSG_DONTWAIT);
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  for (int i = 0; i < 3; i++)
+    close(clients[i]);
+  assert_true(spent < 0.1);
+  assert_int_equal(n, 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -164,6 +206,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_not_a_user_namespace_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_other_program_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_child_namespace_accepted_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_connection_dropped_when_out_of_descriptors, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
