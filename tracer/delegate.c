@@ -685,13 +685,15 @@ void deleg_server_stop(struct tracer_state *st)
 /* The entry of the registered namespace the thread tid is in (or below), NULL when none.
  * Looked up for every notification, from the thread itself: it is blocked in its call, so its
  * tid cannot be reused meanwhile, while a cache keyed by process (tid -> tgid -> entry) could
- * route a reused tid by the state of a thread that is gone (pid_max is often 32768). */
-static struct deleg_entry *lookup(struct deleg_server *s, pid_t tid, bool *gone)
+ * route a reused tid by the state of a thread that is gone (pid_max is often 32768).
+ * *failed: the errno when it cannot be told (EMFILE), 0 otherwise. */
+static struct deleg_entry *lookup(struct deleg_server *s, pid_t tid, bool *gone, int *failed)
 {
   char path[64];
   snprintf(path, sizeof(path), "/proc/%d/ns/user", tid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  *gone = fd < 0;
+  *gone = fd < 0 && (errno == ENOENT || errno == ESRCH);
+  *failed = fd < 0 && !*gone ? errno : 0;
   struct deleg_entry *found = NULL;
   for (int depth = 0; fd >= 0 && found == NULL && depth < DELEG_MAX_DEPTH; depth++) {
     struct stat sb;
@@ -702,6 +704,7 @@ static struct deleg_entry *lookup(struct deleg_server *s, pid_t tid, bool *gone)
       pthread_mutex_unlock(&s->lock);
     }
     int parent = found == NULL ? (int)ioctl(fd, NS_GET_PARENT) : -1;
+    if (found == NULL && parent < 0 && errno != EPERM) *failed = errno; /* EPERM: the top */
     close(fd);
     fd = parent;
   }
@@ -714,8 +717,16 @@ bool deleg_take(struct tracer_state *st, const struct seccomp_notif *req)
   struct deleg_server *s = st->server;
   if (atomic_load_explicit(&s->registered, memory_order_acquire) == 0) return false;
   bool gone;
-  struct deleg_entry *e = lookup(s, (pid_t)req->pid, &gone);
+  int failed;
+  struct deleg_entry *e = lookup(s, (pid_t)req->pid, &gone, &failed);
   if (gone) return true; /* killed meanwhile: no answer can reach it, none is attempted */
+  if (e == NULL && failed != 0) {
+    /* Maybe a delegate's: answered here it could go into the wrong database, left unanswered
+     * it would wait forever; the caller gets the reason. */
+    struct seccomp_notif_resp resp = {.id = req->id, .error = -failed};
+    listener_send(st, &resp);
+    return true;
+  }
   if (e == NULL) return false;
   if (atomic_load(&e->gone)) return true; /* it waits, as under a killed supervisor */
   struct deleg_msg m = {.type = DM_NOTIF, .u.notif = *req};
