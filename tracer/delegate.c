@@ -282,7 +282,7 @@ struct deleg_server {
   size_t n_conns;
   size_t n_unregistered; /* connections without an entry */
   int spare;             /* /dev/null, given up to accept and drop a connection at EMFILE */
-  char *buf; /* a REGISTER's program */
+  char *buf;             /* a REGISTER's program */
   bool threaded;
   pthread_t thread;
   int stopfd;
@@ -462,13 +462,12 @@ static struct deleg_entry *registration(struct deleg_server *s, size_t slot, con
     guise_fail(err, ENOMEM, "registering the delegation failed");
     return NULL;
   }
-  *e = (struct deleg_entry){
-      .dev = ns_st.st_dev,
-      .ino = ns_st.st_ino,
-      .nsfd = -1,
-      .conn = conn,
-      .pid_level = level,
-      .conn_slot = slot};
+  *e = (struct deleg_entry){.dev = ns_st.st_dev,
+                            .ino = ns_st.st_ino,
+                            .nsfd = -1,
+                            .conn = conn,
+                            .pid_level = level,
+                            .conn_slot = slot};
   pthread_mutex_lock(&s->lock);
   bool taken = false;
   for (struct deleg_entry *o = s->entries; o != NULL; o = o->next)
