@@ -74,6 +74,7 @@
  * them open must not use up the supervisor's descriptors (a registration keeps its two, but
  * each needs a user namespace of its own). */
 #define DELEG_MAX_UNREGISTERED 64
+#define DELEG_OUTBOX_SLACK 4 /* queued for a delegate beyond its pending calls (entry_send) */
 
 enum { DM_REGISTER = 1, DM_REGISTERED, DM_NOTIF, DM_SEND, DM_ADDFD, DM_ID_VALID, DM_REPLY };
 
@@ -326,11 +327,17 @@ static int pending_add(struct deleg_server *s, struct deleg_entry *e, uint64_t i
  * container's process group, inner supervisors included, not the inner containers, which keep
  * calling) or does not read must neither stall the calls of everybody else nor be given up
  * while it lives (its processes' calls would then wait forever, unanswered and unreported).  The
- * queue holds at most one message per blocked caller and per ID_VALID asked.  -1: it is gone. */
+ * queue holds a NOTIF per call it has pending and the REPLY to the one ID_VALID its supervisor
+ * waits for; a delegate that lets more pile up (asks ID_VALID without reading the replies) is
+ * not a guise and is dropped.  -1: it is gone. */
 static int entry_send(struct deleg_server *s, struct deleg_entry *e, const struct deleg_msg *m)
 {
   int r = 0;
   pthread_mutex_lock(&s->lock);
+  if (e->out_len - e->out_head > e->n_pending + DELEG_OUTBOX_SLACK) {
+    r = -1;
+    goto out;
+  }
   if (e->out_head == e->out_len) {
     e->out_head = e->out_len = 0;
     struct deleg_msg now = *m;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "tracer/internal.h"
+#include "util/fdpass.h"
 
 static struct sock_filter program[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
 static struct sock_filter other_program[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
@@ -199,6 +201,63 @@ static void test_connection_dropped_when_out_of_descriptors(void **state)
   assert_int_equal(n, 0);
 }
 
+/* The channel's wire format (tracer/delegate.c), to speak it as a hostile delegate would. */
+struct wire {
+  uint32_t magic, type, seq;
+  int32_t result;
+  union {
+    struct seccomp_notif notif;
+    struct seccomp_notif_resp resp;
+    struct seccomp_notif_addfd addfd;
+    uint64_t id;
+  } u;
+};
+enum { WIRE_MAGIC = 0x31444c47, WIRE_REGISTER = 1, WIRE_REGISTERED = 2, WIRE_ID_VALID = 6 };
+
+/* A delegate that asks ID_VALID over and over without reading the replies is dropped once more
+ * replies pile up than a guise ever leaves unread (one), not queued for without bound. */
+static void test_unread_replies_bounded(void **state)
+{
+  struct fixture *f = *state;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  strcpy(addr.sun_path, f->path);
+  int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  assert_int_equal(connect(sock, (struct sockaddr *)&addr, sizeof(addr)), 0);
+  int ns = child_userns(f);
+  struct wire m = {.magic = WIRE_MAGIC, .type = WIRE_REGISTER};
+  struct iovec iov[2] = {{.iov_base = &m, .iov_len = sizeof(m)},
+                         {.iov_base = program, .iov_len = sizeof(program)}};
+  assert_int_equal(fdpass_send(sock, iov, 2, &ns, 1, 0), 0);
+  close(ns);
+  char extra[512];
+  struct iovec in[2] = {{.iov_base = &m, .iov_len = sizeof(m)},
+                        {.iov_base = extra, .iov_len = sizeof(extra)}};
+  int fd = -1;
+  assert_true(fdpass_recv(sock, in, 2, &fd, 1, NULL, 0) >= (ssize_t)sizeof(m));
+  assert_int_equal(m.type, WIRE_REGISTERED);
+  assert_int_equal(m.result, 0);
+  int sent = 0;
+  for (int idle = 0; sent < 5000 && idle < 10;) {
+    struct wire q = {.magic = WIRE_MAGIC, .type = WIRE_ID_VALID, .seq = (uint32_t)sent, .u.id = 1};
+    if (send(sock, &q, sizeof(q), MSG_DONTWAIT) == (ssize_t)sizeof(q)) {
+      sent++;
+      idle = 0;
+    } else {
+      struct pollfd p = {.fd = sock, .events = POLLOUT};
+      idle += poll(&p, 1, 100) == 0;
+    }
+  }
+  int replies = 0;
+  for (;;) {
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    if (poll(&p, 1, 300) != 1 || recv(sock, &m, sizeof(m), 0) != (ssize_t)sizeof(m)) break;
+    replies++;
+  }
+  close(sock);
+  assert_true(replies > 0);
+  assert_true(replies < sent);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -208,6 +267,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_child_namespace_accepted_once, setup, teardown),
       cmocka_unit_test_setup_teardown(test_connection_dropped_when_out_of_descriptors, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_unread_replies_bounded, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
