@@ -67,7 +67,6 @@
 #define SYS_pidfd_open 434
 #endif
 
-#define DELEG_MAGIC 0x31444c47u /* "GLD1" */
 #define DELEG_MAX_DEPTH 33      /* user namespaces nest at most 32 deep */
 #define DELEG_EXTRA_MAX (BPF_MAXINSNS * sizeof(struct sock_filter))
 /* Connections not registered (yet) at once; more are closed as they come: a container holding
@@ -75,19 +74,6 @@
  * each needs a user namespace of its own). */
 #define DELEG_MAX_UNREGISTERED 64
 #define DELEG_OUTBOX_SLACK 4 /* queued for a delegate beyond its pending calls (entry_send) */
-
-enum { DM_REGISTER = 1, DM_REGISTERED, DM_NOTIF, DM_SEND, DM_ADDFD, DM_ID_VALID, DM_REPLY };
-
-struct deleg_msg {
-  uint32_t magic, type, seq;
-  int32_t result;
-  union {
-    struct seccomp_notif notif;
-    struct seccomp_notif_resp resp;
-    struct seccomp_notif_addfd addfd;
-    uint64_t id;
-  } u;
-};
 
 /* --- messages --- */
 

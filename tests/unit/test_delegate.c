@@ -201,19 +201,6 @@ static void test_connection_dropped_when_out_of_descriptors(void **state)
   assert_int_equal(n, 0);
 }
 
-/* The channel's wire format (tracer/delegate.c), to speak it as a hostile delegate would. */
-struct wire {
-  uint32_t magic, type, seq;
-  int32_t result;
-  union {
-    struct seccomp_notif notif;
-    struct seccomp_notif_resp resp;
-    struct seccomp_notif_addfd addfd;
-    uint64_t id;
-  } u;
-};
-enum { WIRE_MAGIC = 0x31444c47, WIRE_REGISTER = 1, WIRE_REGISTERED = 2, WIRE_ID_VALID = 6 };
-
 /* A delegate that asks ID_VALID over and over without reading the replies is dropped once more
  * replies pile up than a guise ever leaves unread (one), not queued for without bound. */
 static void test_unread_replies_bounded(void **state)
@@ -224,7 +211,7 @@ static void test_unread_replies_bounded(void **state)
   int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   assert_int_equal(connect(sock, (struct sockaddr *)&addr, sizeof(addr)), 0);
   int ns = child_userns(f);
-  struct wire m = {.magic = WIRE_MAGIC, .type = WIRE_REGISTER};
+  struct deleg_msg m = {.magic = DELEG_MAGIC, .type = DM_REGISTER};
   struct iovec iov[2] = {{.iov_base = &m, .iov_len = sizeof(m)},
                          {.iov_base = program, .iov_len = sizeof(program)}};
   assert_int_equal(fdpass_send(sock, iov, 2, &ns, 1, 0), 0);
@@ -234,11 +221,12 @@ static void test_unread_replies_bounded(void **state)
                         {.iov_base = extra, .iov_len = sizeof(extra)}};
   int fd = -1;
   assert_true(fdpass_recv(sock, in, 2, &fd, 1, NULL, 0) >= (ssize_t)sizeof(m));
-  assert_int_equal(m.type, WIRE_REGISTERED);
+  assert_int_equal(m.type, DM_REGISTERED);
   assert_int_equal(m.result, 0);
   int sent = 0;
   for (int idle = 0; sent < 5000 && idle < 10;) {
-    struct wire q = {.magic = WIRE_MAGIC, .type = WIRE_ID_VALID, .seq = (uint32_t)sent, .u.id = 1};
+    struct deleg_msg q = {
+        .magic = DELEG_MAGIC, .type = DM_ID_VALID, .seq = (uint32_t)sent, .u.id = 1};
     if (send(sock, &q, sizeof(q), MSG_DONTWAIT) == (ssize_t)sizeof(q)) {
       sent++;
       idle = 0;
