@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -66,6 +67,13 @@ static __attribute__((noreturn)) void supervisor_main(int sock, int status_fd, i
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+  /* Descriptors grow with the container: per process, and two per nested container for the
+   * delegation channel's lifetime (a nested build's RUN steps); 1024 runs out. */
+  struct rlimit files;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &files);
+  }
   /* Holding the caller's stdin/stdout would keep a pipe open after the container is done. */
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null >= 0) {

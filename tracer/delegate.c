@@ -23,7 +23,8 @@
  * registered, a load when nothing ever was: see lookup for why not cached per process).  A
  * supervisor that itself serves forwarded calls (tracer_delegate_serve) serves its own channel from
  * its single-threaded poll loop and relays its delegates' requests through its own upstream: any
- * depth works.
+ * depth works.  Nothing sent to a delegate waits for it: what its socket has no room for is
+ * queued and sent by the serving side when it has (entry_send).
  *
  * Security: a registration is accepted only for a user namespace strictly below the
  * registering process's own (the kernel's SO_PEERCRED/SO_PEERPIDFD identify it; NS_GET_PARENT
@@ -68,22 +69,13 @@
 #define SYS_pidfd_open 434
 #endif
 
-#define DELEG_MAGIC 0x31444c47u /* "GLD1" */
 #define DELEG_MAX_DEPTH 33      /* user namespaces nest at most 32 deep */
 #define DELEG_EXTRA_MAX (BPF_MAXINSNS * sizeof(struct sock_filter))
-
-enum { DM_REGISTER = 1, DM_REGISTERED, DM_NOTIF, DM_SEND, DM_ADDFD, DM_ID_VALID, DM_REPLY };
-
-struct deleg_msg {
-  uint32_t magic, type, seq;
-  int32_t result;
-  union {
-    struct seccomp_notif notif;
-    struct seccomp_notif_resp resp;
-    struct seccomp_notif_addfd addfd;
-    uint64_t id;
-  } u;
-};
+/* Connections not registered (yet) at once; more are closed as they come: a container holding
+ * them open must not use up the supervisor's descriptors (a registration keeps its two, but
+ * each needs a user namespace of its own). */
+#define DELEG_MAX_UNREGISTERED 64
+#define DELEG_OUTBOX_SLACK 4 /* queued for a delegate beyond its pending calls (entry_send) */
 
 /* --- messages --- */
 
@@ -96,8 +88,9 @@ static int msg_send(int sock, struct deleg_msg *m, const void *extra, size_t ext
   return fdpass_send(sock, iov, extra_len > 0 ? 2 : 1, &fd, fd >= 0 ? 1 : 0, flags);
 }
 
-/* msg_send on a non-blocking socket, waiting up to 10 s for room when the peer's queue is full
- * (a delegate busy with other calls): giving up means the delegate is treated as gone. */
+/* msg_send on a non-blocking socket, waiting up to 10 s for room when the peer's queue is full:
+ * for replies to a connection that is not registered (yet); giving up drops it.  What goes to a
+ * registered delegate never waits (entry_send). */
 static int msg_send_patiently(int sock, struct deleg_msg *m, const void *extra, size_t extra_len)
 {
   for (int waited = 0;; waited++) {
@@ -266,8 +259,13 @@ struct deleg_entry {
   int conn;          /* the delegate's connection (closed when the server stops) */
   atomic_bool gone;  /* the delegate hung up: its processes' calls stay unanswered */
   int pid_level;     /* the delegate's pid namespace: this many deep, as seen here */
+  size_t conn_slot;  /* its connection's index in the server's conns (epoll data 2 + it) */
   uint64_t *pending; /* ids forwarded and not answered yet (under the server's lock) */
   size_t n_pending, cap_pending;
+  /* Messages its socket had no room for, sent when it has (under the server's lock). */
+  struct deleg_msg *outbox;
+  size_t out_head, out_len, out_cap;
+  bool want_out; /* the connection is watched for EPOLLOUT */
   struct deleg_entry *next;
 };
 
@@ -286,7 +284,9 @@ struct deleg_server {
   struct deleg_entry *entries;
   struct deleg_conn *conns;
   size_t n_conns;
-  char *buf; /* a REGISTER's program */
+  size_t n_unregistered; /* connections without an entry */
+  int spare;             /* /dev/null, given up to accept and drop a connection at EMFILE */
+  char *buf;             /* a REGISTER's program */
   bool threaded;
   pthread_t thread;
   int stopfd;
@@ -321,6 +321,71 @@ static int pending_add(struct deleg_server *s, struct deleg_entry *e, uint64_t i
     }
   }
   if (r == 0) e->pending[e->n_pending++] = id;
+  pthread_mutex_unlock(&s->lock);
+  return r;
+}
+
+/* Send m to e's delegate now if its socket has room, else queue it for the serving thread, which
+ * sends it on EPOLLOUT.  Never waits: a delegate that is stopped (Ctrl-Z stops the outer
+ * container's process group, inner supervisors included, not the inner containers, which keep
+ * calling) or does not read must neither stall the calls of everybody else nor be given up
+ * while it lives (its processes' calls would then wait forever, unanswered and unreported).  The
+ * queue holds a NOTIF per call it has pending and the REPLY to the one ID_VALID its supervisor
+ * waits for; a delegate that lets more pile up (asks ID_VALID without reading the replies) is
+ * not a guise and is dropped.  -1: it is gone. */
+static int entry_send(struct deleg_server *s, struct deleg_entry *e, const struct deleg_msg *m)
+{
+  int r = 0;
+  pthread_mutex_lock(&s->lock);
+  if (e->out_len - e->out_head > e->n_pending + DELEG_OUTBOX_SLACK) {
+    r = -1;
+    goto out;
+  }
+  if (e->out_head == e->out_len) {
+    e->out_head = e->out_len = 0;
+    struct deleg_msg now = *m;
+    if (msg_send(e->conn, &now, NULL, 0, -1, MSG_DONTWAIT) == 0) goto out;
+    if (errno != EAGAIN) {
+      r = -1;
+      goto out;
+    }
+  }
+  if (e->out_len == e->out_cap) {
+    size_t cap = e->out_cap ? e->out_cap * 2 : 64;
+    struct deleg_msg *q = realloc(e->outbox, cap * sizeof(*q));
+    if (q == NULL) {
+      r = -1;
+      goto out;
+    }
+    e->outbox = q;
+    e->out_cap = cap;
+  }
+  e->outbox[e->out_len++] = *m;
+  if (!e->want_out) {
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u64 = 2 + e->conn_slot};
+    e->want_out = epoll_ctl(s->epfd, EPOLL_CTL_MOD, e->conn, &ev) == 0;
+  }
+out:
+  pthread_mutex_unlock(&s->lock);
+  return r;
+}
+
+/* The serving thread: send what e's socket has room for now; -1 when it is gone. */
+static int entry_flush(struct deleg_server *s, struct deleg_entry *e)
+{
+  int r = 0;
+  pthread_mutex_lock(&s->lock);
+  while (e->out_head < e->out_len) {
+    if (msg_send(e->conn, &e->outbox[e->out_head], NULL, 0, -1, MSG_DONTWAIT) < 0) {
+      r = errno == EAGAIN ? 0 : -1;
+      break;
+    }
+    e->out_head++;
+  }
+  if (e->out_head == e->out_len && e->want_out) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 2 + e->conn_slot};
+    e->want_out = epoll_ctl(s->epfd, EPOLL_CTL_MOD, e->conn, &ev) != 0;
+  }
   pthread_mutex_unlock(&s->lock);
   return r;
 }
@@ -380,7 +445,7 @@ static bool strictly_below(int nsfd, const struct stat *parent_ns)
   return false;
 }
 
-static struct deleg_entry *registration(struct deleg_server *s, int conn, const void *prog,
+static struct deleg_entry *registration(struct deleg_server *s, size_t slot, const void *prog,
                                         size_t len, int nsfd, int levels_up, guise_error **err)
 {
   if (nsfd < 0) {
@@ -399,6 +464,7 @@ static struct deleg_entry *registration(struct deleg_server *s, int conn, const 
     return NULL;
   }
   int level = 0;
+  int conn = s->conns[slot].fd;
   _cleanup_close_ int peer = peer_userns(conn, &level, err);
   if (peer < 0) return NULL;
   /* The delegate reads a procfs that many namespaces above its own (its /proc is an outer
@@ -420,8 +486,12 @@ static struct deleg_entry *registration(struct deleg_server *s, int conn, const 
     guise_fail(err, ENOMEM, "registering the delegation failed");
     return NULL;
   }
-  *e = (struct deleg_entry){
-      .dev = ns_st.st_dev, .ino = ns_st.st_ino, .nsfd = -1, .conn = conn, .pid_level = level};
+  *e = (struct deleg_entry){.dev = ns_st.st_dev,
+                            .ino = ns_st.st_ino,
+                            .nsfd = -1,
+                            .conn = conn,
+                            .pid_level = level,
+                            .conn_slot = slot};
   pthread_mutex_lock(&s->lock);
   bool taken = false;
   for (struct deleg_entry *o = s->entries; o != NULL; o = o->next)
@@ -446,15 +516,30 @@ static void conn_drop(struct deleg_server *s, struct deleg_conn *c)
   epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
   if (c->entry != NULL)
     atomic_store(&c->entry->gone, true); /* the fd stays open: the main thread may send on it */
-  else
+  else {
     close(c->fd);
+    s->n_unregistered--;
+  }
   c->fd = -1;
 }
 
 static void server_accept(struct deleg_server *s)
 {
   int fd = accept4(s->offer, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd < 0 && (errno == EMFILE || errno == ENFILE) && s->spare >= 0) {
+    /* Out of descriptors, the pending connection would wake the (level-triggered) epoll over
+     * and over: take it with the spare one and drop it (its guise says there was no answer). */
+    close(s->spare);
+    fd = accept4(s->offer, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0) close(fd);
+    s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return;
+  }
   if (fd < 0) return;
+  if (s->n_unregistered >= DELEG_MAX_UNREGISTERED) {
+    close(fd);
+    return;
+  }
   size_t i = 0;
   while (i < s->n_conns && s->conns[i].fd >= 0)
     i++;
@@ -472,13 +557,20 @@ static void server_accept(struct deleg_server *s)
   if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
     close(fd);
     s->conns[i].fd = -1;
+    return;
   }
+  s->n_unregistered++;
 }
 
 static void server_conn(struct deleg_server *s, size_t i)
 {
   struct deleg_conn *c = &s->conns[i];
   if (c->fd < 0) return;
+  struct deleg_entry *e = c->entry;
+  if (e != NULL && entry_flush(s, e) < 0) {
+    conn_drop(s, c);
+    return;
+  }
   struct deleg_msg m;
   int fd;
   ssize_t n = msg_recv(c->fd, &m, s->buf, DELEG_EXTRA_MAX, &fd, MSG_DONTWAIT);
@@ -487,12 +579,12 @@ static void server_conn(struct deleg_server *s, size_t i)
     return;
   }
   _cleanup_close_ int passed = fd;
-  struct deleg_entry *e = c->entry;
   switch (m.type) {
   case DM_REGISTER: {
     if (e != NULL) break;
     _cleanup_error_ guise_error *why = NULL;
-    c->entry = registration(s, c->fd, s->buf, (size_t)n, passed, m.result, &why);
+    c->entry = registration(s, i, s->buf, (size_t)n, passed, m.result, &why);
+    if (c->entry != NULL) s->n_unregistered--;
     struct deleg_msg r = {.type = DM_REGISTERED,
                           .result = why ? (why->errnum ? why->errnum : EPERM) : 0};
     const char *msg = why != NULL && why->msg != NULL ? why->msg : "";
@@ -513,7 +605,8 @@ static void server_conn(struct deleg_server *s, size_t i)
     bool valid =
         e != NULL && pending_take(s, e, m.u.id, false) && tracer_listener_id_valid(s->st, m.u.id);
     struct deleg_msg r = {.type = DM_REPLY, .seq = m.seq, .result = valid ? 0 : ENOENT};
-    if (msg_send_patiently(c->fd, &r, NULL, 0) < 0) conn_drop(s, c);
+    if (e != NULL ? entry_send(s, e, &r) < 0 : msg_send_patiently(c->fd, &r, NULL, 0) < 0)
+      conn_drop(s, c);
     return;
   }
   default:
@@ -554,6 +647,7 @@ static int server_new(struct tracer_state *st, const struct tracer_delegation *d
   struct deleg_server *s = calloc(1, sizeof(*s));
   if (s == NULL) return guise_fail(err, ENOMEM, "allocating the delegation server failed");
   *s = (struct deleg_server){.st = st, .offer = d->offer, .filter = d->filter, .stopfd = -1};
+  s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
   pthread_mutex_init(&s->lock, NULL);
   st->server = s;
   s->buf = malloc(DELEG_EXTRA_MAX);
@@ -598,12 +692,14 @@ void deleg_server_stop(struct tracer_state *st)
     close(e->conn);
     if (e->nsfd >= 0) close(e->nsfd);
     free(e->pending);
+    free(e->outbox);
     free(e);
   }
   free(s->conns);
   free(s->buf);
   if (s->epfd >= 0) close(s->epfd);
   if (s->stopfd >= 0) close(s->stopfd);
+  if (s->spare >= 0) close(s->spare);
   pthread_mutex_destroy(&s->lock);
   free(s);
   st->server = NULL;
@@ -612,13 +708,15 @@ void deleg_server_stop(struct tracer_state *st)
 /* The entry of the registered namespace the thread tid is in (or below), NULL when none.
  * Looked up for every notification, from the thread itself: it is blocked in its call, so its
  * tid cannot be reused meanwhile, while a cache keyed by process (tid -> tgid -> entry) could
- * route a reused tid by the state of a thread that is gone (pid_max is often 32768). */
-static struct deleg_entry *lookup(struct deleg_server *s, pid_t tid, bool *gone)
+ * route a reused tid by the state of a thread that is gone (pid_max is often 32768).
+ * *failed: the errno when it cannot be told (EMFILE), 0 otherwise. */
+static struct deleg_entry *lookup(struct deleg_server *s, pid_t tid, bool *gone, int *failed)
 {
   char path[64];
   snprintf(path, sizeof(path), "/proc/%d/ns/user", tid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  *gone = fd < 0;
+  *gone = fd < 0 && (errno == ENOENT || errno == ESRCH);
+  *failed = fd < 0 && !*gone ? errno : 0;
   struct deleg_entry *found = NULL;
   for (int depth = 0; fd >= 0 && found == NULL && depth < DELEG_MAX_DEPTH; depth++) {
     struct stat sb;
@@ -629,6 +727,7 @@ static struct deleg_entry *lookup(struct deleg_server *s, pid_t tid, bool *gone)
       pthread_mutex_unlock(&s->lock);
     }
     int parent = found == NULL ? (int)ioctl(fd, NS_GET_PARENT) : -1;
+    if (found == NULL && parent < 0 && errno != EPERM) *failed = errno; /* EPERM: the top */
     close(fd);
     fd = parent;
   }
@@ -641,8 +740,16 @@ bool deleg_take(struct tracer_state *st, const struct seccomp_notif *req)
   struct deleg_server *s = st->server;
   if (atomic_load_explicit(&s->registered, memory_order_acquire) == 0) return false;
   bool gone;
-  struct deleg_entry *e = lookup(s, (pid_t)req->pid, &gone);
+  int failed;
+  struct deleg_entry *e = lookup(s, (pid_t)req->pid, &gone, &failed);
   if (gone) return true; /* killed meanwhile: no answer can reach it, none is attempted */
+  if (e == NULL && failed != 0) {
+    /* Maybe a delegate's: answered here it could go into the wrong database, left unanswered
+     * it would wait forever; the caller gets the reason. */
+    struct seccomp_notif_resp resp = {.id = req->id, .error = -failed};
+    listener_send(st, &resp);
+    return true;
+  }
   if (e == NULL) return false;
   if (atomic_load(&e->gone)) return true; /* it waits, as under a killed supervisor */
   struct deleg_msg m = {.type = DM_NOTIF, .u.notif = *req};
@@ -654,7 +761,7 @@ bool deleg_take(struct tracer_state *st, const struct seccomp_notif *req)
     listener_send(st, &resp);
     return true;
   }
-  if (msg_send_patiently(e->conn, &m, NULL, 0) < 0) atomic_store(&e->gone, true);
+  if (entry_send(s, e, &m) < 0) atomic_store(&e->gone, true);
   return true;
 }
 

@@ -2,6 +2,7 @@
 #ifndef GUISE_TRACER_INTERNAL_H
 #define GUISE_TRACER_INTERNAL_H
 
+#include <linux/seccomp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -123,6 +124,20 @@ void tracer_seccomp_answer(struct tracer_state *st, struct seccomp_notif *req,
 void tracer_drain_exits(struct tracer_state *st);
 
 /* --- delegation (tracer/delegate.c) --- */
+
+/* The channel's records (wire format: tracer/delegate.c), one per SEQPACKET message. */
+#define DELEG_MAGIC 0x31444c47u /* "GLD1" */
+enum { DM_REGISTER = 1, DM_REGISTERED, DM_NOTIF, DM_SEND, DM_ADDFD, DM_ID_VALID, DM_REPLY };
+struct deleg_msg {
+  uint32_t magic, type, seq;
+  int32_t result;
+  union {
+    struct seccomp_notif notif;
+    struct seccomp_notif_resp resp;
+    struct seccomp_notif_addfd addfd;
+    uint64_t id;
+  } u;
+};
 
 /* Child side: after EBUSY, ask the supervisor over sock to get the calls delegated; waits for
  * its answer.  0, or -1 with *err naming why not. */

@@ -13,7 +13,9 @@
  * Foreign architectures (i386 and x32 on x86_64, arm on aarch64) are in the filter too: every
  * call that is intercepted natively (under its 32-bit names as well: chown32, stat64, ...),
  * chroot, pivot_root, setns and unshare included, fails there with ENOSYS, decided in BPF;
- * only execve and execveat pass.  Choice: ENOSYS rather than kill, so a 32-bit program that
+ * only execve and execveat pass (under a view, which translates native calls only, every
+ * foreign call fails but exit and exit_group, and so do native calls newer than guise
+ * knows).  Choice: ENOSYS rather than kill, so a 32-bit program that
  * never touches faked calls still runs, and one that does gets an error it can report instead
  * of silently seeing the unfaked truth (which would be the case if those calls passed) or
  * dying without a message.  libseccomp cannot express those rules (see "foreign
@@ -264,7 +266,19 @@ static void emit_foreign_block(struct bpf_buf *b, uint32_t scmp, uint32_t audit,
     skip_nr = b->len;
     emit(b, BPF_JMP | BPF_JA, 0, 0, 0);
   }
-  for (int id = 0; id < SYSCALL_ID_COUNT; id++) {
+  if (policy->view != NULL) {
+    /* The view translates native calls only: a foreign one (an i386 execve or socketcall)
+     * would reach host paths, so every one fails but the ends of a process. */
+    static const char *const ends[] = {"exit", "exit_group"};
+    for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+      int nr = seccomp_syscall_resolve_name_arch(scmp, ends[i]);
+      if (nr < 0 || nr == __NR_SCMP_ERROR) continue;
+      emit(b, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, (uint32_t)nr);
+      emit(b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    }
+    emit(b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO | ENOSYS);
+  }
+  for (int id = 0; policy->view == NULL && id < SYSCALL_ID_COUNT; id++) {
     /* exec must work (a 32-bit program's own); the memory descriptor it makes stale is only
      * a cache: reads and writes then go through process_vm_readv/writev. */
     if (id == SYSCALL_EXECVE || id == SYSCALL_EXECVEAT ||
@@ -276,15 +290,30 @@ static void emit_foreign_block(struct bpf_buf *b, uint32_t scmp, uint32_t audit,
     if (nr >= 0 && nr != __NR_SCMP_ERROR) /* < 0: does not exist there */
       emit_foreign_call(b, nr, id);
   }
-  for (size_t i = 0; i < sizeof(compat_names) / sizeof(compat_names[0]); i++) {
+  for (size_t i = 0; policy->view == NULL && i < sizeof(compat_names) / sizeof(compat_names[0]);
+       i++) {
     if (!wanted(policy, compat_names[i].id)) continue;
     int nr = seccomp_syscall_resolve_name_arch(scmp, compat_names[i].name);
     if (nr >= 0 && nr != __NR_SCMP_ERROR) emit_foreign_call(b, nr, SYSCALL_ID_COUNT);
   }
-  emit(b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+  if (policy->view == NULL) emit(b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
   if (b->oom) return;
   b->insns[skip_arch].k = (uint32_t)(b->len - skip_arch - 1);
   if (skip_nr != SIZE_MAX) b->insns[skip_nr].k = (uint32_t)(b->len - skip_nr - 1);
+}
+
+/* Under a view, native calls newer than every call guise knows fail with ENOSYS: they are
+ * not translated, and new ones take paths (file_getattr, file_setattr, open_tree_attr). */
+static void emit_native_newer_block(struct bpf_buf *b, uint32_t native)
+{
+  int newest = 0;
+  for (int id = 0; id < SYSCALL_ID_COUNT; id++)
+    if (syscall_number(native, id) > newest) newest = syscall_number(native, id);
+  emit(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, arch));
+  emit(b, BPF_JMP | BPF_JEQ | BPF_K, 0, 3, native);
+  emit(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, nr));
+  emit(b, BPF_JMP | BPF_JGE | BPF_K, 0, 1, (uint32_t)newest + 1);
+  emit(b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO | ENOSYS);
 }
 
 static int build_filter(const struct tracer_policy *policy, struct sock_fprog *prog,
@@ -329,6 +358,7 @@ static int build_filter(const struct tracer_policy *policy, struct sock_fprog *p
   } else {
     emit_foreign_block(&b, SCMP_ARCH_ARM, AUDIT_ARCH_ARM, policy);
   }
+  if (policy->view != NULL) emit_native_newer_block(&b, native);
   size_t n = (size_t)size / sizeof(struct sock_filter);
   for (size_t i = 0; i < n; i++)
     emit(&b, 0, 0, 0, 0);

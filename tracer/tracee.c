@@ -529,8 +529,15 @@ int tracee_dup_fd(struct tracee *t, int tracee_fd, guise_error **err)
   if (tracee_fd < 0)
     return guise_fail(err, EBADF, "descriptor %d of %d", tracee_fd, t->tid);
   int fd = (int)syscall(SYS_pidfd_getfd, p->pidfd, tracee_fd, 0);
-  if (fd < 0 && (errno == EPERM || errno == EACCES || errno == ENOSYS))
-    return reopen_tracee_fd(p, tracee_fd, t->tid, err);
+  if (fd < 0 && (errno == EPERM || errno == EACCES || errno == ENOSYS)) {
+    fd = reopen_tracee_fd(p, tracee_fd, t->tid, err);
+    if (fd >= 0 && !tracee_call_valid(t)) { /* /proc/TGID may have named another process */
+      close(fd);
+      return guise_fail(err, ESRCH, "getting descriptor %d of %d failed: it is gone", tracee_fd,
+                        t->tid);
+    }
+    return fd;
+  }
   if (fd < 0)
     return guise_fail_errno(err, "getting descriptor %d of %d failed", tracee_fd, t->tid);
   return fd;

@@ -15,7 +15,9 @@
  *                               in the first process and FILE.b (faked owner 56:78) in the new
  *                               one must see FILE.b.  Prints "tid reused after N tries",
  *                               "child stat R uid=U gid=G", "child fstat R uid=U gid=G" and
- *                               "parent memory intact|overwritten". */
+ *                               "parent memory intact|overwritten".
+ *   fakehostile callers N FILE  N threads make faked stats of FILE (and sleep 20 ms between
+ *                               them) until it exists; prints "callers done". */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -28,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *errno_name(int e)
@@ -193,10 +196,42 @@ static int tidreuse(const char *file)
   return 77;
 }
 
+static const char *callers_stop;
+
+static void *caller(void *arg)
+{
+  (void)arg;
+  struct stat st;
+  const struct timespec pause = {.tv_nsec = 20 * 1000 * 1000};
+  while (stat(callers_stop, &st) < 0)
+    nanosleep(&pause, NULL);
+  return NULL;
+}
+
+static int callers(int n, const char *stop)
+{
+  callers_stop = stop;
+  pthread_t *ts = calloc((size_t)n, sizeof(*ts));
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  for (int i = 0; ts != NULL && i < n; i++)
+    if ((errno = pthread_create(&ts[i], &attr, caller, NULL)) != 0) {
+      perror("fakehostile: pthread_create");
+      return 1;
+    }
+  for (int i = 0; ts != NULL && i < n; i++)
+    pthread_join(ts[i], NULL);
+  printf("callers done\n");
+  free(ts);
+  return ferror(stdout) || fflush(stdout) != 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+  if (argc == 4 && strcmp(argv[1], "callers") == 0) return callers(atoi(argv[2]), argv[3]);
   if (argc == 3 && strcmp(argv[1], "rowrite") == 0) return rowrite(argv[2]);
   if (argc == 3 && strcmp(argv[1], "tidreuse") == 0) return tidreuse(argv[2]);
-  fprintf(stderr, "usage: fakehostile rowrite|tidreuse FILE\n");
+  fprintf(stderr, "usage: fakehostile rowrite|tidreuse FILE | callers N FILE\n");
   return 2;
 }

@@ -8,8 +8,8 @@
  * unprivileged user namespaces on the host.
  *
  * --seccomp: as Docker's default profile does instead (x86_64): a seccomp filter (with
- * no_new_privs) fails clone and unshare with CLONE_NEWUSER, and process_vm_readv/writev and
- * pidfd_getfd (Docker 20.10 without CAP_SYS_PTRACE), with EPERM, and clone3 with ENOSYS.
+ * no_new_privs) fails clone and unshare with CLONE_NEWUSER, process_vm_readv/writev and
+ * pidfd_getfd (Docker 20.10 without CAP_SYS_PTRACE) with EPERM, and clone3 with ENOSYS.
  *
  * Says why and exits 125 when it cannot. */
 #include <errno.h>
@@ -50,7 +50,7 @@ static void docker_like_filter(void)
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
       NR(SYS_process_vm_writev),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-      NR(438 /* pidfd_getfd */),
+      NR(SYS_pidfd_getfd),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
       NR(435 /* clone3: its flags are behind a pointer */),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),

@@ -26,6 +26,45 @@ test_compat_calls_refused() {
   done
 }
 
+# Without namespaces the tracer translates native calls only: an i386 or x32 execve and a call
+# newer than guise's list (file_getattr) of a host path fail with ENOSYS (README "Without
+# namespaces") instead of running or inspecting the host's file.
+test_view_refuses_untranslated_calls() {
+  rootfs=$(fixture_rootfs busybox)
+  local probe host=$TEST_TMP/host-only
+  probe=$(helper viewescape)
+  printf '#!/bin/sh\necho HOST PROGRAM RAN\n' >"$host"
+  chmod +x "$host"
+  run_guise run --isolation=none -v "$probe:/viewescape:ro" --rootfs "$rootfs" -- \
+    /viewescape "$host"
+  assert_status 0
+  assert_not_contains "$OUT" "HOST PROGRAM RAN" "a host program run by a foreign execve"
+  assert_line "$OUT" "file_getattr -38" "file_getattr of a host path"
+  case "$OUT" in *"exec32 skip"*) ;; *) assert_line "$OUT" "exec32 -38" "i386 execve" ;; esac
+  assert_line "$OUT" "x32-exec -38" "x32 execve"
+}
+
+# The supervisor's descriptors grow with the container (two per nested container for the
+# delegation channel's lifetime: a nested build's RUN steps), so it runs with the hard
+# open-files limit, not the soft 1024 it would run out at.
+test_supervisor_open_files_limit() {
+  [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -gt 1024 ] || skip "a hard open-files limit of 1024 or less"
+  rootfs=$(fixture_rootfs busybox)
+  local guise_pid sup="" i
+  (ulimit -Sn 1024 && exec "$GUISE" run --rootfs "$rootfs" -- sleep 3 >/dev/null 2>&1) &
+  guise_pid=$!
+  for i in $(seq 100); do
+    sup=$(pgrep -P "$guise_pid" -x guise-fakefs || true)
+    [ -z "$sup" ] || break
+    sleep 0.05
+  done
+  [ -n "$sup" ] || fail "no supervisor found under guise $guise_pid"
+  local limits
+  limits=$(awk '/^Max open files/ { print $4, $5 }' "/proc/$sup/limits")
+  wait "$guise_pid"
+  assert_eq "$(ulimit -Hn) $(ulimit -Hn)" "$limits" "the supervisor's soft and hard open-files limits"
+}
+
 # A faked call whose result goes to a read-only page fails with EFAULT and leaves the page alone,
 # as the kernel's own does (a write through /proc/PID/mem would ignore the protection).
 test_readonly_result_buffer_faults() {

@@ -138,6 +138,34 @@ inner status 125" "$OUT" "the inner container stopped before its chown returned"
   assert_not_recorded "$b/rootfs/inner" /f
 }
 
+# The inner supervisor stopped for longer than the outer one waits for room on its socket (as
+# Ctrl-Z does: it stops the outer container's process group, not the inner container's own
+# session) while 300 threads of the inner container go on calling: once it runs again, the calls
+# forwarded meanwhile are answered and the inner container finishes, not left hanging unanswered.
+test_nested_inner_supervisor_stopped() {
+  local b=$TEST_TMP/b1
+  nested_bundle "$b" '["sh", "/stop-inner.sh"]'
+  cp "$(helper fakehostile)" "$b/rootfs/inner/fakehostile"
+  cat >"$b/rootfs/stop-inner.sh" <<'EOF2'
+timeout 40 guise run --rootfs /inner -- sh -c '/fakehostile callers 300 /stop & echo >/ready; while [ ! -e /cont ]; do sleep 1; done; touch /stop; wait' &
+inner=$!
+while [ ! -e /inner/ready ]; do sleep 0.1; done
+sleep 1
+for comm in /proc/[0-9]*/comm; do
+  [ "$(cat "$comm" 2>/dev/null)" = guise-fakefs ] || continue
+  pid=${comm%/comm}
+  pid=${pid#/proc/}
+done
+kill -STOP "$pid" && sleep 12 && kill -CONT "$pid" && echo >/inner/cont
+wait "$inner"
+echo "inner status $?"
+EOF2
+  run_guise run --bundle "$b"
+  assert_status 0
+  assert_eq "callers done
+inner status 0" "$OUT" "the inner container finished"
+}
+
 # Many processes of the inner container making faked calls at once: every one is forwarded,
 # answered by the inner supervisor and recorded in the inner database.
 test_nested_parallel_calls() {

@@ -161,14 +161,16 @@ test_nons_fakeprobe() {
 }
 
 # Under a Docker-like seccomp profile instead: clone/unshare with CLONE_NEWUSER and
-# process_vm_readv/writev refused (the tracer reads and writes through /proc/PID/mem).
+# process_vm_readv/writev and pidfd_getfd refused (the tracer reads and writes through
+# /proc/PID/mem, and gets descriptors through /proc/PID/fd: cp's fstat of what it opened).
 test_nons_docker_like_seccomp() {
   refuse_userns --seccomp
   rootfs=$(fixture_rootfs busybox)
   cp "$(helper fakeprobe)" "$rootfs/fakeprobe"
-  run_in "$rootfs" 'cd /tmp && pwd; readlink /proc/self/exe; mkdir /probe && /fakeprobe files /probe'
+  run_in "$rootfs" 'cd /tmp && pwd; readlink /proc/self/exe; mkdir /probe && /fakeprobe files /probe && cp /probe/f /copied && echo copied'
   assert_status 0
   assert_contains "$ERR" "cannot create a user namespace (Operation not permitted)" "the fallback"
+  assert_line "$OUT" "copied"
   assert_line "$OUT" "/tmp"
   assert_line "$OUT" "/bin/busybox"
   assert_line "$OUT" "sda block 0:0 0640 8:0"

@@ -15,12 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tracer/internal.h"
+#include "util/fdpass.h"
 
 static struct sock_filter program[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
 static struct sock_filter other_program[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
@@ -157,6 +161,91 @@ static void test_child_namespace_accepted_once(void **state)
   close(ns);
 }
 
+static double cpu_seconds(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Out of descriptors, a connection waiting to be accepted is dropped (its peer sees the end)
+ * rather than waking the serving thread over and over (a busy loop for as long as it waits). */
+static void test_connection_dropped_when_out_of_descriptors(void **state)
+{
+  struct fixture *f = *state;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  strcpy(addr.sun_path, f->path);
+  int clients[3];
+  for (int i = 0; i < 3; i++) {
+    clients[i] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    assert_true(clients[i] >= 0);
+  }
+  struct rlimit saved, low;
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  int lowest = dup(0); /* every number below it is taken: a limit there leaves none */
+  assert_true(lowest >= 0);
+  close(lowest);
+  low = (struct rlimit){.rlim_cur = (rlim_t)lowest, .rlim_max = saved.rlim_max};
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(connect(clients[i], (struct sockaddr *)&addr, sizeof(addr)), 0);
+  double before = cpu_seconds();
+  usleep(300 * 1000);
+  double spent = cpu_seconds() - before;
+  char c;
+  ssize_t n = recv(clients[0], &c, 1, MSG_DONTWAIT);
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  for (int i = 0; i < 3; i++)
+    close(clients[i]);
+  assert_true(spent < 0.1);
+  assert_int_equal(n, 0);
+}
+
+/* A delegate that asks ID_VALID over and over without reading the replies is dropped once more
+ * replies pile up than a guise ever leaves unread (one), not queued for without bound. */
+static void test_unread_replies_bounded(void **state)
+{
+  struct fixture *f = *state;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  strcpy(addr.sun_path, f->path);
+  int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  assert_int_equal(connect(sock, (struct sockaddr *)&addr, sizeof(addr)), 0);
+  int ns = child_userns(f);
+  struct deleg_msg m = {.magic = DELEG_MAGIC, .type = DM_REGISTER};
+  struct iovec iov[2] = {{.iov_base = &m, .iov_len = sizeof(m)},
+                         {.iov_base = program, .iov_len = sizeof(program)}};
+  assert_int_equal(fdpass_send(sock, iov, 2, &ns, 1, 0), 0);
+  close(ns);
+  char extra[512];
+  struct iovec in[2] = {{.iov_base = &m, .iov_len = sizeof(m)},
+                        {.iov_base = extra, .iov_len = sizeof(extra)}};
+  int fd = -1;
+  assert_true(fdpass_recv(sock, in, 2, &fd, 1, NULL, 0) >= (ssize_t)sizeof(m));
+  assert_int_equal(m.type, DM_REGISTERED);
+  assert_int_equal(m.result, 0);
+  int sent = 0;
+  for (int idle = 0; sent < 5000 && idle < 10;) {
+    struct deleg_msg q = {
+        .magic = DELEG_MAGIC, .type = DM_ID_VALID, .seq = (uint32_t)sent, .u.id = 1};
+    if (send(sock, &q, sizeof(q), MSG_DONTWAIT) == (ssize_t)sizeof(q)) {
+      sent++;
+      idle = 0;
+    } else {
+      struct pollfd p = {.fd = sock, .events = POLLOUT};
+      idle += poll(&p, 1, 100) == 0;
+    }
+  }
+  int replies = 0;
+  for (;;) {
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    if (poll(&p, 1, 300) != 1 || recv(sock, &m, sizeof(m), 0) != (ssize_t)sizeof(m)) break;
+    replies++;
+  }
+  close(sock);
+  assert_true(replies > 0);
+  assert_true(replies < sent);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -164,6 +253,9 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_not_a_user_namespace_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_other_program_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_child_namespace_accepted_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_connection_dropped_when_out_of_descriptors, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_unread_replies_bounded, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
