@@ -50,6 +50,8 @@ CLI_SRC := $(wildcard cli/*.c)
 CORE_CLI_SRC := cli/run.c cli/fake.c cli/db.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
+# Defined here, before check-run names it as a prerequisite (expanded when read).
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 define variant
 $(1)_LIB_OBJ := $$(LIB_SRC:%.c=build/$(1)/%.o)
@@ -212,7 +214,6 @@ FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Wno-unused-variable
 FUZZ_LIB_SRC := $(foreach d,util image,$(wildcard $(d)/*.c)) fakefs/db.c \
                 builder/containerfile.c builder/ignore.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=build/fuzz/%.o)
-FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 # The library's warnings are gcc's to enforce (release, asan); clang's own (string
 # concatenation in arrays, missing field initializers) do not fail this build.  The targets
