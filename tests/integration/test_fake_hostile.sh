@@ -40,7 +40,7 @@ test_view_refuses_untranslated_calls() {
   assert_status 0
   assert_not_contains "$OUT" "HOST PROGRAM RAN" "a host program run by a foreign execve"
   assert_line "$OUT" "file_getattr -38" "file_getattr of a host path"
-  case "$OUT" in *"exec32 skip"*) ;; *) assert_line "$OUT" "exec32 -38" "i386 execve" ;; esac
+  case "$OUT" in *"exec32 skip"*) note "no i386 entry on this kernel: the i386 execve is not checked" ;; *) assert_line "$OUT" "exec32 -38" "i386 execve" ;; esac
   assert_line "$OUT" "x32-exec -38" "x32 execve"
 }
 
