@@ -316,13 +316,15 @@ bwrap_run() {
   local dir=$TEST_TMP/bw
   mkdir -p "$dir/bin" "$dir/tmp"
   install -m 755 "$BUILD/guise" "$BUILD/guise-full" "$dir/bin/"
+  # CI's clone is a mode-700 directory: the test user reads its own copy of inside.sh.
+  install -m 644 "$REPO/tests/engines/inside.sh" "$dir/inside.sh"
   chmod 755 "$TEST_TMP" "$dir"
   chown "${GUISE_TEST_USER:-guise-test}:" "$dir/tmp"
   STATUS=0
   timeout 240 bash "$REPO/tests/setup/test-user.sh" exec \
     bwrap --unshare-user "$@" --dev-bind / / --proc /proc --setenv GUISE_FX "$GUISE_TEST_CACHE" \
     --setenv PATH "$dir/bin:/usr/bin:/bin" --setenv TMPDIR "$dir/tmp" \
-    sh "$REPO/tests/engines/inside.sh" "${steps[@]}" >"$TEST_TMP/.stdout" 2>"$TEST_TMP/.stderr" || STATUS=$?
+    sh "$dir/inside.sh" "${steps[@]}" >"$TEST_TMP/.stdout" 2>"$TEST_TMP/.stderr" || STATUS=$?
   _engine_result bwrap "$@"
 }
 
